@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared helpers for the ksmpp build and test scripts (sourced, not run).
+
+KSMPP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Downloads, chroots and debug kernels: shared by every checkout on this machine.
+KSMPP_CACHE=${KSMPP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksmpp}
+# Per-checkout build output (modules, initramfs images, logs).
+KSMPP_BUILD=${KSMPP_BUILD:-$KSMPP_TOP/build}
+# Every supported kernel line, in test order.
+KSMPP_ALL_KERNELS="6.1 6.12-deb12 6.12-deb13 7.x"
+
+# What the host needs: QEMU, the guest's busybox, chroots, unit tests.
+KSMPP_HOST_PACKAGES="make gcc libc6-dev qemu-system-x86 busybox-static cpio
+	debootstrap libcmocka-dev xz-utils zstd binutils util-linux"
+
+log() { printf '%s\n' "ksmpp: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# need_packages PKG...: apt-get install what is missing (Debian host).
+need_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "needs root to install: ${missing[*]}"
+	log "installing ${missing[*]}"
+	if [ ! -f "$KSMPP_CACHE/.apt-updated" ] ||
+	   [ -n "$(find "$KSMPP_CACHE/.apt-updated" -mmin +360)" ]; then
+		apt-get update -qq >&2
+		mkdir -p "$KSMPP_CACHE" && touch "$KSMPP_CACHE/.apt-updated"
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >&2
+}
+
+# The Debian mirror (label Debian or Debian-Security) from the system's
+# own apt sources; the project never names a mirror host itself.
+apt_mirror() {
+	apt-get indextargets --format '$(LABEL) $(REPO_URI)' |
+		awk -v l="$1" '$1 == l { print $2; exit }'
+}
