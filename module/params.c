@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmpp: module parameters.
+ *
+ * Every tunable is an unsigned integer with an allowed range (and, for ring
+ * sizes, a power-of-two rule). One set of parameter ops checks a value the
+ * same way at load time (modprobe ksmpp x=y: the load fails) and at run time
+ * (/sys/module/ksmpp/parameters/x: the write fails with -EINVAL). A rejected
+ * value is named in one kernel log line with the allowed range, and the old
+ * value stays. Writers are serialised by the kernel's parameter lock; readers
+ * use READ_ONCE().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/moduleparam.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+
+#include "ksmpp.h"
+
+/* A parameter's storage and the values it may take. */
+struct ksmpp_uint_param {
+	unsigned int *value;	/* where the value lives */
+	unsigned int min;	/* smallest allowed value */
+	unsigned int max;	/* largest allowed value */
+	bool power_of_2;	/* value must also be a power of two */
+};
+
+static int ksmpp_uint_param_set(const char *val, const struct kernel_param *kp)
+{
+	const struct ksmpp_uint_param *p = kp->arg;
+	unsigned int v;
+
+	if (kstrtouint(val, 0, &v) || v < p->min || v > p->max ||
+	    (p->power_of_2 && !is_power_of_2(v))) {
+		pr_err("invalid %s '%.*s': allowed are %s%u to %u\n", kp->name,
+		       (int)strcspn(val, "\n"), val,
+		       p->power_of_2 ? "powers of two from " : "", p->min, p->max);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*p->value, v);
+	return 0;
+}
+
+static int ksmpp_uint_param_get(char *buf, const struct kernel_param *kp)
+{
+	const struct ksmpp_uint_param *p = kp->arg;
+
+	return sprintf(buf, "%u\n", READ_ONCE(*p->value));
+}
+
+static const struct kernel_param_ops ksmpp_uint_param_ops = {
+	.set = ksmpp_uint_param_set,
+	.get = ksmpp_uint_param_get,
+};
+
+/* Define a range-checked parameter NAME backed by ksmpp_NAME. */
+#define KSMPP_UINT_PARAM(name, def, lo, hi, pow2, desc)			\
+	unsigned int ksmpp_##name = def;				\
+	static struct ksmpp_uint_param ksmpp_##name##_param = {		\
+		.value = &ksmpp_##name, .min = lo, .max = hi,		\
+		.power_of_2 = pow2,					\
+	};								\
+	module_param_cb(name, &ksmpp_uint_param_ops,			\
+			&ksmpp_##name##_param, 0644);			\
+	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " #def ")")
+
+/* The KSM knobs, with kernel KSM's defaults. */
+KSMPP_UINT_PARAM(pages_to_scan, 100, 1, 100000, false,
+		 "pages the scanner visits per wake-up");
+KSMPP_UINT_PARAM(sleep_millisecs, 20, 0, 60000, false,
+		 "milliseconds the scanner sleeps between batches");
+KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false,
+		 "most mappings of one merged page");
+/* ksmpp's own. */
+KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
+		 "entries of the I/O hint ring, a power of two");
+
+void ksmpp_params_show(struct seq_file *m)
+{
+	ksmpp_seq_field(m, "pages_to_scan", "%u", READ_ONCE(ksmpp_pages_to_scan));
+	ksmpp_seq_field(m, "sleep_millisecs", "%u", READ_ONCE(ksmpp_sleep_millisecs));
+	ksmpp_seq_field(m, "max_page_sharing", "%u", READ_ONCE(ksmpp_max_page_sharing));
+	ksmpp_seq_field(m, "hint_buffer_size", "%u", READ_ONCE(ksmpp_hint_buffer_size));
+}
