@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ksmpp hint ring: a lossy, lock-free, multi-producer / single-consumer ring
+ * of "file I/O just filled this user range" hints, consumed newest first.
+ * See the DOC: Overview comment in hint_ring.c for the algorithm.
+ */
+#ifndef _KSMPP_HINT_RING_H
+#define _KSMPP_HINT_RING_H
+
+#include <linux/types.h>
+
+struct mm_struct;
+struct ksmpp_hint_ring;
+
+/* Smallest ring size accepted by ksmpp_hint_ring_alloc(). */
+#define KSMPP_HINT_RING_MIN_SIZE	16
+/* Depth of the consumer's stack of pending sequence intervals. */
+#define KSMPP_HINT_RING_INTERVALS	32
+
+struct ksmpp_hint {
+	struct mm_struct *mm;	/* identity only: the ring never dereferences it */
+	unsigned long start;	/* user address the I/O moved data to or from */
+	unsigned long len;	/* bytes actually moved */
+	u64 time_ns;		/* when the I/O completed (caller's clock) */
+	pid_t tgid;		/* process, for debugging output */
+	u8 source;		/* enum ksmpp_hint_source, opaque to the ring */
+};
+
+/* Process context, may sleep. @size: power of two >= 16. NULL on error. */
+struct ksmpp_hint_ring *ksmpp_hint_ring_alloc(unsigned int size);
+/* Process context, may sleep; no producer or consumer may still be running. */
+void ksmpp_hint_ring_free(struct ksmpp_hint_ring *ring);
+
+/* Any context (preempt-off, softirq, hardirq); lock-free, never blocks or allocates. */
+void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
+			  const struct ksmpp_hint *hint);
+/* Single consumer only: newest pending hint to @out; false (@out untouched) if none. */
+bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out);
+
+/* Any context: sequence numbers claimed by producers (hints pushed). */
+u64 ksmpp_hint_ring_pushed(const struct ksmpp_hint_ring *ring);
+/* Any context: hints returned by ksmpp_hint_ring_pop(). */
+u64 ksmpp_hint_ring_consumed(const struct ksmpp_hint_ring *ring);
+/* Any context: hints overwritten, aged out or lost to slot contention. */
+u64 ksmpp_hint_ring_dropped(const struct ksmpp_hint_ring *ring);
+/* Any context: pushes that gave up their slot; each is also dropped once popped past. */
+u64 ksmpp_hint_ring_contended(const struct ksmpp_hint_ring *ring);
+/* Consumer only: hints neither consumed nor dropped yet. */
+u64 ksmpp_hint_ring_pending(const struct ksmpp_hint_ring *ring);
+
+#endif /* _KSMPP_HINT_RING_H */

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Userspace shim of <linux/log2.h>. */
+#ifndef _KSHIM_LINUX_LOG2_H
+#define _KSHIM_LINUX_LOG2_H
+
+#include <linux/types.h>
+
+static inline bool is_power_of_2(unsigned long n)
+{
+	return n != 0 && (n & (n - 1)) == 0;
+}
+
+#endif /* _KSHIM_LINUX_LOG2_H */
