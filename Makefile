@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# ksmpp: developer entry points. Each target installs what it is missing
+# (Debian packages) and fetches kernels into the cache by itself.
+#   make test [KERNELS="6.1 7.x"] [TESTS="unit params"]   all tests
+#   make demo [KERNELS=6.1]                               the main job in a VM
+#   make module KVER=$(uname -r)                          build for a host kernel
+# Kernel lines: 6.1 6.12-deb12 6.12-deb13 7.x.
+
+KERNELS ?=
+TESTS ?=
+KVER ?= $(shell uname -r)
+export KERNELS TESTS
+
+.PHONY: test demo module clean
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+module:
+	$(MAKE) -C /lib/modules/$(KVER)/build M=$(CURDIR) modules
+
+clean:
+	rm -rf build
+	rm -f module/*.o module/*.ko module/*.mod* module/.*.cmd module/Module.symvers \
+		module/modules.order Module.symvers modules.order .*.cmd

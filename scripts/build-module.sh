@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# build-module.sh LINE: build everything the VM tests load for kernel LINE,
+# inside the chroot that holds its headers, into build/LINE/modules/:
+#   ksmpp.ko                  the module, with Kbuild
+#   ksmpp-missing-symbol.ko   a test build that looks up names no kernel has
+#   dkms/ksmpp.ko             the module as "dkms add" + "dkms build" make it
+#   version                   the version the module must report
+set -euo pipefail
+shopt -s inherit_errexit
+. "$(dirname "$0")/lib.sh"
+
+line=${1:?line}
+# shellcheck disable=SC1090
+. "$("$KSMPP_TOP/scripts/kernel.sh" prepare "$line")"
+out=$KSMPP_BUILD/$line/modules
+version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$KSMPP_TOP/dkms.conf")
+rm -rf "$out" && mkdir -p "$out/dkms"
+echo "$version" > "$out/version"
+
+# copy_source DIR: the files a module build needs (what DKMS ships), in DIR.
+copy_source() {
+	rm -rf "$1" && mkdir -p "$1"
+	cp -a "$KSMPP_TOP/Kbuild" "$KSMPP_TOP/dkms.conf" "$KSMPP_TOP/module" "$1/"
+}
+
+# kbuild NAME [MAKE ARGS]: build the module in the chroot, as build/LINE/NAME.
+kbuild() {
+	local name=$1 dir=/build/$1
+	shift
+	copy_source "$CHROOT$dir"
+	chroot "$CHROOT" make -s -C "/lib/modules/$KVER/build" M="$dir" "$@" modules >&2
+	cp "$CHROOT$dir/module/ksmpp.ko" "$out/$name.ko"
+}
+
+# DKMS and 7.x's objtool read /proc: mount it in the chroot meanwhile.
+mountpoint -q "$CHROOT/proc" || mount -t proc proc "$CHROOT/proc"
+trap 'umount "$CHROOT/proc"' EXIT
+
+# Warnings fail the project's own builds (not a user's DKMS build).
+kbuild ksmpp KCFLAGS=-Werror
+kbuild ksmpp-missing-symbol KCFLAGS='-Werror -DKSMPP_TEST_SYMBOL_SUFFIX=\"_absent\"'
+
+# DKMS, as a user's machine runs it.
+src=/usr/src/ksmpp-$version
+chroot "$CHROOT" dkms remove "ksmpp/$version" --all >/dev/null 2>&1 || true
+copy_source "$CHROOT$src"
+chroot "$CHROOT" dkms add "ksmpp/$version" >&2
+chroot "$CHROOT" dkms build "ksmpp/$version" -k "$KVER" >&2
+ko=$(find "$CHROOT/var/lib/dkms/ksmpp/$version/$KVER" -name 'ksmpp.ko*' | head -n 1)
+case $ko in
+*.xz)	xz -dc "$ko" > "$out/dkms/ksmpp.ko" ;;
+*.zst)	zstd -dcq "$ko" > "$out/dkms/ksmpp.ko" ;;
+*.ko)	cp "$ko" "$out/dkms/ksmpp.ko" ;;
+*)	die "dkms build left no module for $KVER" ;;
+esac
+echo "$out"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# test.sh: every ksmpp test. KERNELS and TESTS (space or comma separated)
+# narrow a run: TESTS names in-guest groups (tests/vm/GROUP.sh), "unit" and
+# "checkpatch".
+#   unit tests   tests/unit, under the sanitizers (cmocka)
+#   checkpatch   the kernel's style checker on every module source
+#   per kernel   build (Kbuild and DKMS), then one QEMU guest per group
+# A group fails on a failed check, on any warning, BUG, oops, "Bad page" or
+# lockup in the guest's kernel log, on an unexpected taint, and when the
+# guest does not reach its end marker (crash, panic or timeout).
+# The output ends with "N passed, N failed".
+set -euo pipefail
+shopt -s inherit_errexit
+. "$(dirname "$0")/lib.sh"
+
+kernels=$(echo "${KERNELS:-$KSMPP_ALL_KERNELS}" | tr ',' ' ')
+all_groups=$(cd "$KSMPP_TOP/tests/vm" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -vx 'init\|lib' | tr '\n' ' ')
+tests=$(echo "${TESTS:-unit checkpatch $all_groups}" | tr ',' ' ')
+passed=0
+failed=0
+
+result() {
+	if [ "$1" = PASS ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $2"
+	fi
+}
+
+# stage NAME COMMAND...: run a stage, print how long it took.
+stage() {
+	local name=$1 start=$SECONDS
+	shift
+	"$@"
+	echo "stage $name: $((SECONDS - start)) s"
+}
+
+wants() { grep -qw -- "$1" <<<"$tests"; }
+
+unit_tests() {
+	local log=$KSMPP_BUILD/unit.log n
+	mkdir -p "$KSMPP_BUILD"
+	if make -s -C "$KSMPP_TOP/tests/unit" run >"$log" 2>&1; then :; else
+		result FAIL "unit tests: make run failed, see $log"
+	fi
+	grep -E '^\[  (PASSED|FAILED)  \]|^\[  (ERROR|FAILED)  \] [a-z]' "$log" || true
+	for n in $(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log"); do
+		passed=$((passed + n))
+	done
+	for n in $(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log"); do
+		failed=$((failed + n))
+	done
+}
+
+style_check() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"PASS checkpatch "*|"FAIL checkpatch "*) result "${line%% *}" "${line#* }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$KSMPP_TOP/scripts/checkpatch.sh" || true)
+}
+
+# Lines of a guest's console that fail a run, wherever they come from.
+KERNEL_BAD='WARNING:|BUG:|Oops|Bad page|soft lockup|hard LOCKUP|Kernel panic|general protection|Call Trace|blocked for more than|UBSAN:|KASAN:|kmemleak:|unreferenced object|possible circular locking|inconsistent lock state|Tainted:'
+
+# judge LINE GROUP LOG: count the results a guest printed.
+judge() {
+	local line=$1 group=$2 log=$3 p=0 f=0 status text
+	while read -r status text; do
+		if [ "$status" = PASS ]; then p=$((p + 1)); else f=$((f + 1)); fi
+		result "$status" "[$line] $text"
+	done < <(sed -n 's/.*KSMPP-RESULT \(PASS\|FAIL\) /\1 /p' "$log")
+	while read -r text; do
+		f=$((f + 1))
+		result FAIL "[$line] $group: kernel log: $text"
+	done < <(grep -E "$KERNEL_BAD" "$log" | head -n 5)
+	if ! grep -q KSMPP-END "$log"; then
+		f=$((f + 1))
+		result FAIL "[$line] $group: guest did not finish (panic, crash or timeout), see $log"
+	elif [ $p -eq 0 ]; then
+		f=$((f + 1))
+		result FAIL "[$line] $group: ran no check"
+	fi
+	echo "[$line] $group: $p passed, $f failed"
+}
+
+vm_tests() {
+	local line=$1 group env
+	env=$("$KSMPP_TOP/scripts/kernel.sh" prepare "$line")
+	echo "[$line] kernel $(sed -n 's/^KVER=//p' "$env") (package $(sed -n 's/^PKGVER=//p' "$env"))"
+	if ! "$KSMPP_TOP/scripts/build-module.sh" "$line" >"$KSMPP_BUILD/$line.build.log" 2>&1; then
+		result FAIL "[$line] module build (Kbuild and DKMS), see $KSMPP_BUILD/$line.build.log"
+		return 0
+	fi
+	result PASS "[$line] build with Kbuild and DKMS"
+	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
+	for group in $vm_groups; do
+		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
+		judge "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
+	done
+}
+
+# shellcheck disable=SC2086
+need_packages $KSMPP_HOST_PACKAGES
+mkdir -p "$KSMPP_BUILD"
+total=$SECONDS
+if wants unit; then
+	stage unit unit_tests
+fi
+if wants checkpatch; then
+	stage checkpatch style_check
+fi
+vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
+if [ -n "$vm_groups" ]; then
+	for line in $kernels; do
+		stage "kernel $line" vm_tests "$line"
+	done
+fi
+echo "total: $((SECONDS - total)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

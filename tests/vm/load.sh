@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Loading with defaults, /proc/ksmpp's content, unloading.
+. /tests/lib.sh
+
+dmesg -c >/dev/null
+check "load with defaults" insmod $KSMPP_KO
+check "listed in /proc/modules" loaded
+check "load logged" logged "ksmpp: version $(cat /modules/version) loaded"
+check "/proc/ksmpp version" [ "$(proc_field version)" = "$(cat /modules/version)" ]
+check "/proc/ksmpp kernel" [ "$(proc_field kernel)" = "$(uname -r)" ]
+check "/proc/ksmpp state" [ "$(proc_field state)" = stopped ]
+check "/proc/ksmpp defaults" [ "$(proc_field pages_to_scan)/$(proc_field sleep_millisecs)/$(proc_field max_page_sharing)/$(proc_field hint_buffer_size)" = 100/20/256/1024 ]
+check "/proc/ksmpp is key: value lines" [ -z "$(grep -v '^[a-z_]*: *[^ ].*$' /proc/ksmpp)" ]
+check "/proc/ksmpp read-only" [ "$(stat -c %a /proc/ksmpp)" = 444 ]
+check "unload" rmmod ksmpp
+check "gone from /proc/modules" not loaded
+check "/proc/ksmpp removed" [ ! -e /proc/ksmpp ]
+check "unload logged" logged "ksmpp: unloaded"
+check "nothing else logged" [ "$(ksmpp_log | sed 's/^\[[ 0-9.]*\] //')" = "ksmpp: version $(cat /modules/version) loaded
+ksmpp: unloaded" ]
