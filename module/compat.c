@@ -47,6 +47,8 @@ DEFINE_STATIC_CALL_NULL(ksmpp_folio_walk_start, ksmpp_proto_folio_walk_start);
 DEFINE_STATIC_CALL_NULL(ksmpp_follow_page, ksmpp_proto_follow_page);
 #endif
 
+unsigned long *ksmpp_kernel_ksm_run;
+
 /* A kernel function to resolve and the static call that will reach it. */
 struct ksmpp_symbol {
 	const char *name;		/* kallsyms name */
@@ -130,5 +132,10 @@ int ksmpp_resolve_symbols(void)
 			return ksmpp_missing(sym->name, -ENOENT);
 		__static_call_update(sym->key, sym->tramp, (void *)addr);
 	}
+	/* A variable, read (never called): /sys/kernel/mm/ksm/run. */
+	addr = static_call(ksmpp_kallsyms_lookup_name)("ksm_run");
+	if (!addr || ksmpp_symbol_start(addr, "ksm_run") != addr)
+		return ksmpp_missing("ksm_run", -ENOENT);
+	ksmpp_kernel_ksm_run = (unsigned long *)addr;
 	return 0;
 }

@@ -10,7 +10,9 @@
 #ifndef _KSMPP_COMPAT_H
 #define _KSMPP_COMPAT_H
 
-#include <linux/mm_types.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
 #include <linux/static_call.h>
 #include <linux/version.h>
 
@@ -23,6 +25,114 @@
 #define KSMPP_HAVE_FOLIO_WALK
 #include <linux/pagewalk.h>
 #endif
+
+/* KSM's flag bits in folio->mapping were renamed in 7.x. */
+#ifdef FOLIO_MAPPING_KSM
+#define KSMPP_MAPPING_KSM	FOLIO_MAPPING_KSM
+#define KSMPP_MAPPING_FLAGS	FOLIO_MAPPING_FLAGS
+#else
+#define KSMPP_MAPPING_KSM	PAGE_MAPPING_KSM
+#define KSMPP_MAPPING_FLAGS	PAGE_MAPPING_FLAGS
+#endif
+
+/* mm->flags became a bitmap with accessors in 6.18. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+#define ksmpp_mm_mergeable(mm)	mm_flags_test(MMF_VM_MERGEABLE, mm)
+#else
+#define ksmpp_mm_mergeable(mm)	test_bit(MMF_VM_MERGEABLE, &(mm)->flags)
+#endif
+
+/*
+ * Breaking a merged mapping: 6.1's KSM faults for write, later kernels
+ * unshare (which also works where the VMA is not writable).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define KSMPP_UNMERGE_FAULT	(FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE)
+#else
+#define KSMPP_UNMERGE_FAULT	(FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE)
+#endif
+
+/* 7.3's rmap walk finds a stable mapping by its linear page index. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0)
+#define KSMPP_RMAP_ITEM_HAS_LINEAR_INDEX
+#endif
+
+/*
+ * The kernel's KSM structures, field for field as mm/ksm.c defines them
+ * (identical offsets in 6.1, 6.12 and 7.x; "make test" compares them with
+ * each kernel's BTF). ksmpp's merged pages point folio->mapping at a
+ * ksm_stable_node, and hang one ksm_rmap_item per mapping off it: the
+ * kernel's rmap walk (swap, migration, memory failure), folio_migrate_ksm()
+ * and ksm_might_need_to_copy() read them as their own. ksmpp fills in only
+ * the fields those readers use.
+ */
+struct ksm_stable_node {
+	union {
+		struct rb_node node;
+		struct {
+			struct list_head *head;
+			struct {
+				struct hlist_node hlist_dup;
+				struct list_head list;
+			};
+		};
+	};
+	struct hlist_head hlist;	/* rmap items of the page's mappings */
+	union {
+		unsigned long kpfn;	/* the page's frame; migration updates it */
+		unsigned long chain_prune_time;
+	};
+	int rmap_hlist_len;		/* items in hlist */
+#ifdef CONFIG_NUMA
+	int nid;
+#endif
+};
+
+struct ksm_rmap_item {
+	struct ksm_rmap_item *rmap_list;
+	union {
+		struct anon_vma *anon_vma;	/* referenced while listed */
+#ifdef CONFIG_NUMA
+		int nid;
+#endif
+	};
+	struct mm_struct *mm;		/* compared, never dereferenced */
+	unsigned long address;		/* page address | KSM_STABLE_FLAG */
+	union {
+		struct {
+			unsigned int oldchecksum;
+			u8 age;
+			u8 remaining_skips;
+		};
+		unsigned long linear_page_index;	/* 7.3+ */
+	};
+	union {
+		struct rb_node node;
+		struct {
+			struct ksm_stable_node *head;	/* the node listing it */
+			struct hlist_node hlist;	/* in head->hlist */
+		};
+	};
+};
+
+#define KSM_STABLE_FLAG		0x200	/* mm/ksm.c's STABLE_FLAG */
+
+/* The stable node folio->mapping points to (NULL if none or not KSM). */
+static inline struct ksm_stable_node *ksmpp_folio_stable_node(struct folio *folio)
+{
+	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+
+	if ((mapping & KSMPP_MAPPING_FLAGS) != KSMPP_MAPPING_KSM)
+		return NULL;
+	return (struct ksm_stable_node *)(mapping & ~KSMPP_MAPPING_FLAGS);
+}
+
+/* Point a locked KSM folio at @node (NULL: a KSM page with no node). */
+static inline void ksmpp_folio_set_stable_node(struct folio *folio,
+					       struct ksm_stable_node *node)
+{
+	WRITE_ONCE(folio->mapping, (void *)((unsigned long)node | KSMPP_MAPPING_KSM));
+}
 
 /*
  * Prototypes of the resolved functions, as the running kernel defines them.
@@ -55,5 +165,62 @@ KSMPP_DECLARE_RESOLVED(folio_walk_start);
 #else
 KSMPP_DECLARE_RESOLVED(follow_page);
 #endif
+
+/* get_anon_vma()/put_anon_vma(), which 7.x no longer has in its headers. */
+static inline void ksmpp_get_anon_vma(struct anon_vma *anon_vma)
+{
+	atomic_inc(&anon_vma->refcount);
+}
+
+/* May sleep (the last reference frees the anon_vma). */
+static inline void ksmpp_put_anon_vma(struct anon_vma *anon_vma)
+{
+	if (atomic_dec_and_test(&anon_vma->refcount))
+		static_call(ksmpp___put_anon_vma)(anon_vma);
+}
+
+/*
+ * The anonymous page mapped at @addr, with a reference held; NULL if there
+ * is none. The caller holds the mmap lock.
+ */
+static inline struct page *ksmpp_get_anon_page(struct vm_area_struct *vma,
+					       unsigned long addr)
+{
+#ifdef KSMPP_HAVE_FOLIO_WALK
+	struct folio_walk fw;
+	struct folio *folio;
+	struct page *page = NULL;
+
+	folio = static_call(ksmpp_folio_walk_start)(&fw, vma, addr, 0);
+	if (!folio)
+		return NULL;
+	if (!folio_is_zone_device(folio) && folio_test_anon(folio)) {
+		folio_get(folio);
+		page = fw.page;
+	}
+	/*
+	 * folio_walk_end() without its vma_pgtable_walk_end(), which is not
+	 * exported and does nothing outside hugetlb VMAs (never mergeable).
+	 */
+	spin_unlock(fw.ptl);
+	if (fw.level == FW_LEVEL_PTE)
+		pte_unmap(fw.ptep);
+	return page;
+#else
+	struct page *page = static_call(ksmpp_follow_page)(vma, addr, FOLL_GET);
+
+	if (IS_ERR_OR_NULL(page))
+		return NULL;
+	if (is_zone_device_page(page) || !PageAnon(page)) {
+		put_page(page);
+		return NULL;
+	}
+	return page;
+#endif
+}
+
+/* The kernel KSM's run flag (/sys/kernel/mm/ksm/run). */
+extern unsigned long *ksmpp_kernel_ksm_run;
+#define KSMPP_KERNEL_KSM_RUN_MERGE	1
 
 #endif /* _KSMPP_COMPAT_H */

@@ -5,16 +5,27 @@
 #ifndef _KSMPP_H
 #define _KSMPP_H
 
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
 
 struct seq_file;
 
 /* Tunables (params.c): written only through their parameter ops. */
+extern unsigned int ksmpp_run;
 extern unsigned int ksmpp_pages_to_scan;
 extern unsigned int ksmpp_sleep_millisecs;
 extern unsigned int ksmpp_max_page_sharing;
 extern unsigned int ksmpp_hint_buffer_size;
 void ksmpp_params_show(struct seq_file *m);
+
+/* Values of run, as KSM's /sys/kernel/mm/ksm/run. */
+#define KSMPP_RUN_STOP		0
+#define KSMPP_RUN_MERGE		1
+#define KSMPP_RUN_UNMERGE	2
 
 /* Kernel functions resolved at load time (compat.c). */
 int ksmpp_resolve_symbols(void);
@@ -26,5 +37,81 @@ void ksmpp_procfs_exit(void);
 /* One "key: value" line of /proc/ksmpp, aligned as in /proc/meminfo. */
 #define ksmpp_seq_field(m, key, fmt, ...) \
 	seq_printf(m, "%-20s" fmt "\n", key ":", ##__VA_ARGS__)
+
+/*
+ * A process that opted into merging (its mm has MMF_VM_MERGEABLE), as the
+ * scanner tracks it. Everything here is under ksmpp_lock.
+ */
+struct ksmpp_mm {
+	struct mm_struct *mm;		/* pinned with mmgrab() */
+	struct list_head scan_list;	/* in ksmpp_mms, in scan order */
+	struct hlist_node mm_hash;	/* in the mm lookup table */
+	/*
+	 * Per page index: the page's content hash at the last visit
+	 * (xa_mk_value) or, once merged, its struct ksmpp_item.
+	 */
+	struct xarray pages;
+	struct hlist_head unstable;	/* its entries in the unstable index */
+};
+
+/* A merged page: the kernel's stable node, and where ksmpp indexes it. */
+struct ksmpp_node {
+	struct ksm_stable_node stable;	/* folio->mapping points here */
+	struct hlist_node index;	/* in the stable index */
+	u64 hash;			/* xxh64 of the (write-protected) content */
+};
+
+/* One mapping of a merged page: the kernel's rmap item, and its owner. */
+struct ksmpp_item {
+	struct ksm_rmap_item rmap;	/* in the node's hlist */
+	struct ksmpp_mm *owner;		/* the process mapping it */
+};
+
+/* What /proc/ksmpp reports; written under ksmpp_lock, read locklessly. */
+struct ksmpp_stats {
+	unsigned long pages_shared;	/* merged pages (stable nodes in use) */
+	unsigned long pages_sharing;	/* further mappings of them: pages saved */
+	unsigned long pages_unshared;	/* unique pages in the unstable index */
+	unsigned long pages_volatile;	/* pages that changed, in the last pass */
+	unsigned long full_scans;	/* completed passes over all memory */
+	unsigned long pages_scanned;	/* pages visited */
+	unsigned long merges;		/* mappings merged */
+	unsigned long cow_breaks;	/* merged mappings found replaced */
+	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
+	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
+	unsigned long mms;		/* processes registered */
+};
+extern struct ksmpp_stats ksmpp_stats;
+
+/* Scanner states, as /proc/ksmpp names them. */
+enum ksmpp_state {
+	KSMPP_STOPPED,
+	KSMPP_RUNNING,
+	KSMPP_BLOCKED,		/* kernel KSM is running */
+	KSMPP_UNMERGING,
+};
+extern enum ksmpp_state ksmpp_state;
+const char *ksmpp_state_name(void);
+
+/* The scanner (scanner.c). */
+extern struct mutex ksmpp_lock;
+int ksmpp_scanner_init(void);
+void ksmpp_scanner_exit(void);
+int ksmpp_set_run(unsigned int run);
+void ksmpp_scanner_wake(void);
+
+/* Merging (merge.c); all under ksmpp_lock. */
+int ksmpp_merge_init(void);
+void ksmpp_merge_exit(void);
+void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
+			      struct page *page);
+void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
+			unsigned long end);
+void ksmpp_forget_mm(struct ksmpp_mm *slot);
+void ksmpp_unstable_reset(void);
+void ksmpp_reclaim_stale(void);
+int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, bool interruptible);
+int ksmpp_release_nodes(void);
 
 #endif /* _KSMPP_H */

@@ -21,8 +21,9 @@
  *   merge   - identical pages are merged with KSM's own primitive into
  *             genuine KSM pages (stable node and rmap items in the
  *             kernel's layout), so COW, fork, swap and migration work.
- * compat.c/compat.h hold everything that differs between kernel versions;
- * params.c the tunables; procfs.c the /proc/ksmpp report.
+ * scanner.c holds ksmppd, merge.c the index and the merging; compat.c and
+ * compat.h everything that differs between kernel versions; params.c the
+ * tunables; procfs.c the /proc/ksmpp report.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -37,16 +38,30 @@ static int __init ksmpp_init(void)
 	err = ksmpp_resolve_symbols();
 	if (err)
 		return err;
-	err = ksmpp_procfs_init();
+	err = ksmpp_merge_init();
 	if (err)
 		return err;
+	err = ksmpp_scanner_init();
+	if (err)
+		goto merge_exit;
+	err = ksmpp_procfs_init();
+	if (err)
+		goto scanner_exit;
 	pr_info("version %s loaded\n", KSMPP_VERSION);
 	return 0;
+
+scanner_exit:
+	ksmpp_scanner_exit();
+merge_exit:
+	ksmpp_merge_exit();
+	return err;
 }
 
 static void __exit ksmpp_exit(void)
 {
 	ksmpp_procfs_exit();
+	ksmpp_scanner_exit();
+	ksmpp_merge_exit();
 	pr_info("unloaded\n");
 }
 

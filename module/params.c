@@ -26,6 +26,7 @@ struct ksmpp_uint_param {
 	unsigned int min;	/* smallest allowed value */
 	unsigned int max;	/* largest allowed value */
 	bool power_of_2;	/* value must also be a power of two */
+	int (*apply)(unsigned int value); /* stores and acts on a value */
 };
 
 static int ksmpp_uint_param_set(const char *val, const struct kernel_param *kp)
@@ -40,6 +41,8 @@ static int ksmpp_uint_param_set(const char *val, const struct kernel_param *kp)
 		       p->power_of_2 ? "powers of two from " : "", p->min, p->max);
 		return -EINVAL;
 	}
+	if (p->apply)
+		return p->apply(v);
 	WRITE_ONCE(*p->value, v);
 	return 0;
 }
@@ -57,29 +60,32 @@ static const struct kernel_param_ops ksmpp_uint_param_ops = {
 };
 
 /* Define a range-checked parameter NAME backed by ksmpp_NAME. */
-#define KSMPP_UINT_PARAM(name, def, lo, hi, pow2, desc)			\
+#define KSMPP_UINT_PARAM(name, def, lo, hi, pow2, set, desc)		\
 	unsigned int ksmpp_##name = def;				\
 	static struct ksmpp_uint_param ksmpp_##name##_param = {		\
 		.value = &ksmpp_##name, .min = lo, .max = hi,		\
-		.power_of_2 = pow2,					\
+		.power_of_2 = pow2, .apply = set,			\
 	};								\
 	module_param_cb(name, &ksmpp_uint_param_ops,			\
 			&ksmpp_##name##_param, 0644);			\
 	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " #def ")")
 
 /* The KSM knobs, with kernel KSM's defaults. */
-KSMPP_UINT_PARAM(pages_to_scan, 100, 1, 100000, false,
+KSMPP_UINT_PARAM(run, 0, 0, 2, false, ksmpp_set_run,
+		 "0 stop, 1 merge, 2 unmerge everything and stop");
+KSMPP_UINT_PARAM(pages_to_scan, 100, 1, 100000, false, NULL,
 		 "pages the scanner visits per wake-up");
-KSMPP_UINT_PARAM(sleep_millisecs, 20, 0, 60000, false,
+KSMPP_UINT_PARAM(sleep_millisecs, 20, 0, 60000, false, NULL,
 		 "milliseconds the scanner sleeps between batches");
-KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false,
+KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false, NULL,
 		 "most mappings of one merged page");
 /* ksmpp's own. */
-KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
+KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true, NULL,
 		 "entries of the I/O hint ring, a power of two");
 
 void ksmpp_params_show(struct seq_file *m)
 {
+	ksmpp_seq_field(m, "run", "%u", READ_ONCE(ksmpp_run));
 	ksmpp_seq_field(m, "pages_to_scan", "%u", READ_ONCE(ksmpp_pages_to_scan));
 	ksmpp_seq_field(m, "sleep_millisecs", "%u", READ_ONCE(ksmpp_sleep_millisecs));
 	ksmpp_seq_field(m, "max_page_sharing", "%u", READ_ONCE(ksmpp_max_page_sharing));

@@ -9,7 +9,12 @@ check "load logged" logged "ksmpp: version $(cat /modules/version) loaded"
 check "/proc/ksmpp version" [ "$(proc_field version)" = "$(cat /modules/version)" ]
 check "/proc/ksmpp kernel" [ "$(proc_field kernel)" = "$(uname -r)" ]
 check "/proc/ksmpp state" [ "$(proc_field state)" = stopped ]
-check "/proc/ksmpp defaults" [ "$(proc_field pages_to_scan)/$(proc_field sleep_millisecs)/$(proc_field max_page_sharing)/$(proc_field hint_buffer_size)" = 100/20/256/1024 ]
+check "/proc/ksmpp defaults" [ "$(proc_field run)/$(proc_field pages_to_scan)/$(proc_field sleep_millisecs)/$(proc_field max_page_sharing)/$(proc_field hint_buffer_size)" = 0/100/20/256/1024 ]
+for key in pages_shared pages_sharing pages_unshared pages_volatile full_scans \
+	   pages_scanned merges cow_breaks stale_reclaimed processes; do
+	check "/proc/ksmpp $key is 0 when stopped" [ "$(proc_field $key)" = 0 ]
+done
+check "/proc/ksmpp metadata_bytes counts the indexes" [ "$(proc_field metadata_bytes)" -gt 0 ]
 check "/proc/ksmpp is key: value lines" [ -z "$(grep -v '^[a-z_]*: *[^ ].*$' /proc/ksmpp)" ]
 check "/proc/ksmpp read-only" [ "$(stat -c %a /proc/ksmpp)" = 444 ]
 check "unload" rmmod ksmpp

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmpp: the ksmppd scanner thread.
+ *
+ * DOC: Scanning
+ *
+ * ksmppd does kernel ksmd's job: it visits the memory of the processes that
+ * opted into KSM (madvise(MADV_MERGEABLE), prctl(PR_SET_MEMORY_MERGE)),
+ * pages_to_scan pages per wake-up, then sleeps sleep_millisecs. A pass walks
+ * every registered process's VM_MERGEABLE areas in address order; each
+ * anonymous page found goes to ksmpp_cmp_and_merge_page(). What was known
+ * about addresses that no longer hold a page is forgotten on the way, so
+ * merged mappings that went away (munmap, exit, swap-out) release their
+ * items. At the end of a pass the unstable index is emptied and stale nodes
+ * are reclaimed.
+ *
+ * Processes are found at the start of each pass, by their mm's
+ * MMF_VM_MERGEABLE flag (which both opt-ins set, and fork inherits); each is
+ * pinned with mmgrab() and dropped once it exits or opts out.
+ *
+ * Kernel KSM must not run beside ksmpp: its ksmd would take ksmpp's pages
+ * for its own and corrupt its trees. ksmppd therefore does not scan while
+ * /sys/kernel/mm/ksm/run is 1 (state "blocked"), and if KSM starts while
+ * ksmpp has merged pages, ksmpp unmerges them at once.
+ *
+ * run=2 and module unload unmerge everything: every mergeable area of every
+ * registered process is walked and ksmpp's pages are faulted into private
+ * copies (a walk, not the node lists: children forked after a merge map the
+ * pages too), then the nodes are released.
+ *
+ * Locking: ksmpp_lock serialises the scanner, run changes and unload; it is
+ * taken before any mmap lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/freezer.h>
+#include <linux/hashtable.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "ksmpp.h"
+
+DEFINE_MUTEX(ksmpp_lock);
+struct ksmpp_stats ksmpp_stats;
+enum ksmpp_state ksmpp_state = KSMPP_STOPPED;
+
+static LIST_HEAD(ksmpp_mms);
+static DEFINE_HASHTABLE(ksmpp_mm_table, 10);
+static struct task_struct *ksmpp_thread;
+static DECLARE_WAIT_QUEUE_HEAD(ksmpp_thread_wait);
+/* Set once the module is up; run changes before that only set the value. */
+static bool ksmpp_ready;
+
+/* Where the linear scan is: a process and an address in it. */
+static struct {
+	struct ksmpp_mm *slot;		/* NULL: between passes */
+	unsigned long address;		/* next address to look at */
+} ksmpp_cursor;
+
+const char *ksmpp_state_name(void)
+{
+	static const char * const names[] = {
+		[KSMPP_STOPPED] = "stopped",
+		[KSMPP_RUNNING] = "running",
+		[KSMPP_BLOCKED] = "blocked",
+		[KSMPP_UNMERGING] = "unmerging",
+	};
+
+	return names[READ_ONCE(ksmpp_state)];
+}
+
+static bool ksmpp_kernel_ksm_runs(void)
+{
+	return READ_ONCE(*ksmpp_kernel_ksm_run) & KSMPP_KERNEL_KSM_RUN_MERGE;
+}
+
+static struct ksmpp_mm *ksmpp_mm_lookup(struct mm_struct *mm)
+{
+	struct ksmpp_mm *slot;
+
+	hash_for_each_possible(ksmpp_mm_table, slot, mm_hash, (unsigned long)mm)
+		if (slot->mm == mm)
+			return slot;
+	return NULL;
+}
+
+/* Start tracking @mm; under RCU and task_lock, so nothing here sleeps. */
+static void ksmpp_mm_register(struct mm_struct *mm)
+{
+	struct ksmpp_mm *slot = kzalloc(sizeof(*slot), GFP_NOWAIT | __GFP_NOWARN);
+
+	if (!slot)
+		return;		/* found again at the next pass */
+	mmgrab(mm);
+	slot->mm = mm;
+	xa_init(&slot->pages);
+	list_add_tail(&slot->scan_list, &ksmpp_mms);
+	hash_add(ksmpp_mm_table, &slot->mm_hash, (unsigned long)mm);
+	ksmpp_stats.metadata_bytes += sizeof(*slot);
+	ksmpp_stats.mms++;
+}
+
+static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
+{
+	if (ksmpp_cursor.slot == slot) {
+		ksmpp_cursor.slot = list_is_last(&slot->scan_list, &ksmpp_mms) ?
+			NULL : list_next_entry(slot, scan_list);
+		ksmpp_cursor.address = 0;
+	}
+	ksmpp_forget_mm(slot);
+	list_del(&slot->scan_list);
+	hash_del(&slot->mm_hash);
+	xa_destroy(&slot->pages);
+	mmdrop(slot->mm);
+	kfree(slot);
+	ksmpp_stats.metadata_bytes -= sizeof(*slot);
+	ksmpp_stats.mms--;
+}
+
+/* Register every process that opted into merging and is not known yet. */
+static void ksmpp_discover_mms(void)
+{
+	struct task_struct *g, *p;
+	struct mm_struct *mm;
+
+	rcu_read_lock();
+	for_each_process_thread(g, p) {
+		if (p->flags & PF_KTHREAD)
+			continue;
+		task_lock(p);
+		mm = p->mm;
+		if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users) &&
+		    !ksmpp_mm_lookup(mm))
+			ksmpp_mm_register(mm);
+		task_unlock(p);
+	}
+	rcu_read_unlock();
+}
+
+static bool ksmpp_mm_gone(struct ksmpp_mm *slot)
+{
+	return !atomic_read(&slot->mm->mm_users) || !ksmpp_mm_mergeable(slot->mm);
+}
+
+/*
+ * The first anonymous page at or after the cursor in @slot's mergeable
+ * areas, with a reference; its address in @addr. mmap lock held.
+ */
+static struct page *ksmpp_scan_mm(struct ksmpp_mm *slot, unsigned long *addr)
+{
+	VMA_ITERATOR(vmi, slot->mm, ksmpp_cursor.address);
+	struct vm_area_struct *vma;
+	struct page *page;
+
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+			continue;
+		for (*addr = max(ksmpp_cursor.address, vma->vm_start);
+		     *addr < vma->vm_end; *addr += PAGE_SIZE) {
+			page = ksmpp_get_anon_page(vma, *addr);
+			if (page)
+				return page;
+			cond_resched();
+		}
+	}
+	return NULL;
+}
+
+/* The next page of the pass, referenced, or NULL when the pass is over. */
+static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr)
+{
+	struct ksmpp_mm *slot;
+	struct page *page;
+	unsigned long from;
+
+	while ((slot = ksmpp_cursor.slot)) {
+		if (ksmpp_mm_gone(slot)) {
+			ksmpp_mm_unregister(slot);
+			continue;
+		}
+		from = ksmpp_cursor.address;
+		mmap_read_lock(slot->mm);
+		page = ksmpp_scan_mm(slot, addr);
+		mmap_read_unlock(slot->mm);
+		/* Addresses passed over hold no page (any more). */
+		ksmpp_forget_range(slot, from, page ? *addr : ULONG_MAX);
+		if (page) {
+			ksmpp_cursor.address = *addr + PAGE_SIZE;
+			*slotp = slot;
+			return page;
+		}
+		ksmpp_cursor.slot = list_is_last(&slot->scan_list, &ksmpp_mms) ?
+			NULL : list_next_entry(slot, scan_list);
+		ksmpp_cursor.address = 0;
+	}
+	return NULL;
+}
+
+static void ksmpp_pass_start(void)
+{
+	/* Pages fresh from a fault sit in per-CPU LRU batches, referenced. */
+	static_call(ksmpp_lru_add_drain_all)();
+	ksmpp_discover_mms();
+	ksmpp_cursor.slot = list_first_entry_or_null(&ksmpp_mms, struct ksmpp_mm,
+						     scan_list);
+	ksmpp_cursor.address = 0;
+}
+
+static void ksmpp_pass_end(void)
+{
+	ksmpp_unstable_reset();
+	ksmpp_reclaim_stale();
+	ksmpp_stats.full_scans++;
+}
+
+/* Visit up to @budget pages. Under ksmpp_lock. */
+static void ksmpp_scan_batch(unsigned int budget)
+{
+	struct ksmpp_mm *slot;
+	struct page *page;
+	unsigned long addr;
+
+	while (budget--) {
+		if (!ksmpp_cursor.slot) {
+			ksmpp_pass_start();
+			if (!ksmpp_cursor.slot)
+				return;		/* nobody opted in */
+		}
+		page = ksmpp_scan_next(&slot, &addr);
+		if (!page) {
+			ksmpp_pass_end();
+			continue;
+		}
+		ksmpp_cmp_and_merge_page(slot, addr, page);
+		put_page(page);
+		if (kthread_should_stop())
+			return;
+	}
+}
+
+/* Unmerge all of @slot's mergeable areas. */
+static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool interruptible)
+{
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	mmap_read_lock(slot->mm);
+	if (atomic_read(&slot->mm->mm_users)) {
+		VMA_ITERATOR(vmi, slot->mm, 0);
+
+		for_each_vma(vmi, vma) {
+			if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+				continue;
+			err = ksmpp_unmerge_range(vma, vma->vm_start, vma->vm_end,
+						  interruptible);
+			if (err)
+				break;
+		}
+	}
+	mmap_read_unlock(slot->mm);
+	return err;
+}
+
+/*
+ * Unmerge every page ksmpp merged and forget all state. With @interruptible,
+ * a signal stops it (-EINTR); otherwise (unload) it waits until no page of
+ * ksmpp's is mapped any more. Under ksmpp_lock.
+ */
+static int ksmpp_unmerge_all(bool interruptible)
+{
+	struct ksmpp_mm *slot, *next;
+	unsigned int rounds = 0;
+	int busy, err;
+
+	for (;;) {
+		ksmpp_discover_mms();
+		list_for_each_entry(slot, &ksmpp_mms, scan_list) {
+			err = ksmpp_unmerge_mm(slot, interruptible);
+			if (err && interruptible)
+				return err;
+		}
+		list_for_each_entry_safe(slot, next, &ksmpp_mms, scan_list)
+			ksmpp_mm_unregister(slot);
+		ksmpp_cursor.slot = NULL;
+		ksmpp_unstable_reset();
+		busy = ksmpp_release_nodes();
+		if (!busy)
+			return 0;
+		if (interruptible && signal_pending(current))
+			return -EINTR;
+		if (++rounds % 50 == 1)
+			pr_info("unmerge: %d merged pages are still mapped, retrying\n", busy);
+		/* Mapped by a process that is exiting, or being forked. */
+		msleep(100);
+	}
+}
+
+/* Work out the state from run and kernel KSM; act on changes. */
+static void ksmpp_update_state(void)
+{
+	enum ksmpp_state state = KSMPP_STOPPED;
+
+	if (READ_ONCE(ksmpp_run) == KSMPP_RUN_MERGE)
+		state = ksmpp_kernel_ksm_runs() ? KSMPP_BLOCKED : KSMPP_RUNNING;
+	if (state == ksmpp_state)
+		return;
+	if (state == KSMPP_BLOCKED) {
+		pr_warn("kernel KSM is running (/sys/kernel/mm/ksm/run is 1): ksmpp does not merge while it runs\n");
+		if (ksmpp_stats.pages_shared) {
+			WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
+			ksmpp_unmerge_all(false);
+			pr_warn("unmerged all of ksmpp's pages, for kernel KSM\n");
+		}
+	} else if (ksmpp_state == KSMPP_BLOCKED) {
+		pr_info("kernel KSM stopped: ksmpp merges again\n");
+	}
+	WRITE_ONCE(ksmpp_state, state);
+}
+
+static int ksmpp_thread_fn(void *unused)
+{
+	set_freezable();
+	set_user_nice(current, 5);
+	while (!kthread_should_stop()) {
+		mutex_lock(&ksmpp_lock);
+		ksmpp_update_state();
+		if (ksmpp_state == KSMPP_RUNNING)
+			ksmpp_scan_batch(READ_ONCE(ksmpp_pages_to_scan));
+		mutex_unlock(&ksmpp_lock);
+
+		if (ksmpp_state == KSMPP_RUNNING)
+			schedule_timeout_interruptible(msecs_to_jiffies(READ_ONCE(ksmpp_sleep_millisecs)));
+		else if (ksmpp_state == KSMPP_BLOCKED)	/* poll kernel KSM */
+			schedule_timeout_interruptible(HZ / 10);
+		else
+			wait_event_freezable(ksmpp_thread_wait,
+					     READ_ONCE(ksmpp_run) == KSMPP_RUN_MERGE ||
+					     kthread_should_stop());
+		try_to_freeze();
+	}
+	return 0;
+}
+
+void ksmpp_scanner_wake(void)
+{
+	wake_up_interruptible(&ksmpp_thread_wait);
+}
+
+/* Apply a new value of run (params.c), as KSM's run_store() does. */
+int ksmpp_set_run(unsigned int run)
+{
+	int err = 0;
+
+	mutex_lock(&ksmpp_lock);
+	if (!ksmpp_ready) {
+		WRITE_ONCE(ksmpp_run, run);
+		mutex_unlock(&ksmpp_lock);
+		return 0;
+	}
+	if (run == KSMPP_RUN_UNMERGE) {
+		WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
+		err = ksmpp_unmerge_all(true);
+		if (err)
+			run = KSMPP_RUN_STOP;
+	}
+	WRITE_ONCE(ksmpp_run, run);
+	ksmpp_update_state();
+	mutex_unlock(&ksmpp_lock);
+	ksmpp_scanner_wake();
+	return err;
+}
+
+int ksmpp_scanner_init(void)
+{
+	struct task_struct *thread;
+
+	thread = kthread_run(ksmpp_thread_fn, NULL, "ksmppd");
+	if (IS_ERR(thread))
+		return PTR_ERR(thread);
+	mutex_lock(&ksmpp_lock);
+	ksmpp_thread = thread;
+	ksmpp_ready = true;
+	mutex_unlock(&ksmpp_lock);
+	ksmpp_scanner_wake();
+	return 0;
+}
+
+/* Stop ksmppd and unmerge everything; returns once no page is merged. */
+void ksmpp_scanner_exit(void)
+{
+	kthread_stop(ksmpp_thread);
+	mutex_lock(&ksmpp_lock);
+	ksmpp_ready = false;
+	WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
+	ksmpp_unmerge_all(false);
+	mutex_unlock(&ksmpp_lock);
+}
