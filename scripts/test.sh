@@ -6,7 +6,8 @@
 # "checkpatch".
 #   unit tests   tests/unit, under the sanitizers (cmocka)
 #   checkpatch   the kernel's style checker on every module source
-#   per kernel   build (Kbuild and DKMS), then one QEMU guest per group
+#   per kernel   build (Kbuild and DKMS), the KSM structures' layout against
+#                the kernel's BTF, then one QEMU guest per group
 # A group fails on a failed check, on any warning, BUG, oops, "Bad page" or
 # lockup in the guest's kernel log, on an unexpected taint, and when the
 # guest does not reach its end marker (crash, panic or timeout).
@@ -55,14 +56,17 @@ unit_tests() {
 	done
 }
 
-style_check() {
-	local line
+# count_lines PREFIX COMMAND...: one result per "PASS|FAIL what" line the
+# command prints; other lines are shown as they are.
+count_lines() {
+	local prefix=$1 line
+	shift
 	while IFS= read -r line; do
 		case $line in
-		"PASS checkpatch "*|"FAIL checkpatch "*) result "${line%% *}" "${line#* }" ;;
+		"PASS "*|"FAIL "*) result "${line%% *}" "$prefix${line#* }" ;;
 		*) echo "$line" ;;
 		esac
-	done < <("$KSMPP_TOP/scripts/checkpatch.sh" || true)
+	done < <("$@" || true)
 }
 
 # Lines of a guest's console that fail a run, wherever they come from.
@@ -98,6 +102,7 @@ vm_tests() {
 		return 0
 	fi
 	result PASS "[$line] build with Kbuild and DKMS"
+	count_lines "[$line] " "$KSMPP_TOP/scripts/layout-check.sh" "$line"
 	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 	for group in $vm_groups; do
 		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
@@ -113,7 +118,7 @@ if wants unit; then
 	stage unit unit_tests
 fi
 if wants checkpatch; then
-	stage checkpatch style_check
+	stage checkpatch count_lines "" "$KSMPP_TOP/scripts/checkpatch.sh"
 fi
 vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
 if [ -n "$vm_groups" ]; then
