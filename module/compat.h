@@ -26,6 +26,11 @@
 #include <linux/pagewalk.h>
 #endif
 
+/* iter_iov() came in 6.4. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+#define iter_iov(iter)	((iter)->iov)
+#endif
+
 /* KSM's flag bits in folio->mapping were renamed in 7.x. */
 #ifdef FOLIO_MAPPING_KSM
 #define KSMPP_MAPPING_KSM	FOLIO_MAPPING_KSM

@@ -174,7 +174,7 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 }
 
 /* Consumer only: copy out seq's payload if it is intact. */
-static bool ksmpp_hint_ring_read(struct ksmpp_hint_ring *ring, u64 seq,
+static bool ksmpp_hint_ring_read(const struct ksmpp_hint_ring *ring, u64 seq,
 				 struct ksmpp_hint *out)
 {
 	const struct ksmpp_hint_slot *slot = &ring->slots[seq & (ring->size - 1)];
@@ -285,6 +285,31 @@ u64 ksmpp_hint_ring_dropped(const struct ksmpp_hint_ring *ring)
 u64 ksmpp_hint_ring_contended(const struct ksmpp_hint_ring *ring)
 {
 	return (u64)atomic64_read(&ring->contended);
+}
+
+/*
+ * Consumer only (callers serialise with pop): the @n-th newest pending hint
+ * (0 is the next pop's candidate), without consuming it. False past the
+ * last one, or if that hint was lost; for listings, not for the scanner.
+ */
+bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
+			  struct ksmpp_hint *out)
+{
+	u64 head = (u64)atomic64_read(&ring->head);
+	u64 fresh = head - ring->last_head;
+	int i;
+
+	if (n < fresh)
+		return ksmpp_hint_ring_read(ring, head - 1 - n, out);
+	n -= fresh;
+	for (i = ring->depth - 1; i >= 0; i--) {
+		const struct ksmpp_hint_interval *iv = &ring->stack[i];
+
+		if (n < iv->hi - iv->lo)
+			return ksmpp_hint_ring_read(ring, iv->hi - 1 - n, out);
+		n -= iv->hi - iv->lo;
+	}
+	return false;
 }
 
 /* Consumer only: hints in the interval stack plus those not yet seen. */

@@ -36,6 +36,8 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 			  const struct ksmpp_hint *hint);
 /* Single consumer only: newest pending hint to @out; false (@out untouched) if none. */
 bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out);
+bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
+			  struct ksmpp_hint *out);
 
 /* Any context: sequence numbers claimed by producers (hints pushed). */
 u64 ksmpp_hint_ring_pushed(const struct ksmpp_hint_ring *ring);

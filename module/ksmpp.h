@@ -11,6 +11,7 @@
 #include <linux/xarray.h>
 
 #include "compat.h"
+#include "hint_ring.h"
 
 struct seq_file;
 
@@ -27,6 +28,24 @@ void ksmpp_params_show(struct seq_file *m);
 #define KSMPP_RUN_MERGE		1
 #define KSMPP_RUN_UNMERGE	2
 
+/* Where a hint comes from. */
+enum ksmpp_hint_source {
+	KSMPP_HINT_READ,		/* buffered read into user memory */
+	KSMPP_HINT_DIRECT_READ,		/* O_DIRECT read */
+	KSMPP_HINT_WRITE,		/* buffered write from user memory */
+	KSMPP_HINT_DIRECT_WRITE,	/* O_DIRECT write */
+	KSMPP_HINT_SOURCES
+};
+extern const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES];
+
+/* The I/O hooks and the hint ring they fill (hooks.c). */
+int ksmpp_hooks_init(void);
+void ksmpp_hooks_exit(void);
+int ksmpp_set_hint_buffer_size(unsigned int size);
+struct ksmpp_hint_ring *ksmpp_hints_ring(void);
+void ksmpp_hints_show(struct seq_file *m);
+void ksmpp_hints_list(struct seq_file *m);
+
 /* Kernel functions resolved at load time (compat.c). */
 int ksmpp_resolve_symbols(void);
 
@@ -35,8 +54,8 @@ int ksmpp_procfs_init(void);
 void ksmpp_procfs_exit(void);
 
 /* One "key: value" line of /proc/ksmpp, aligned as in /proc/meminfo. */
-#define ksmpp_seq_field(m, key, fmt, ...) \
-	seq_printf(m, "%-20s" fmt "\n", key ":", ##__VA_ARGS__)
+__printf(3, 4) void ksmpp_seq_field(struct seq_file *m, const char *key,
+				    const char *fmt, ...);
 
 /*
  * A process that opted into merging (its mm has MMF_VM_MERGEABLE), as the
@@ -80,6 +99,7 @@ struct ksmpp_stats {
 	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
 	unsigned long mms;		/* processes registered */
+	unsigned long hints_invalid;	/* hints whose process was gone */
 };
 extern struct ksmpp_stats ksmpp_stats;
 

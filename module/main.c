@@ -21,7 +21,8 @@
  *   merge   - identical pages are merged with KSM's own primitive into
  *             genuine KSM pages (stable node and rmap items in the
  *             kernel's layout), so COW, fork, swap and migration work.
- * scanner.c holds ksmppd, merge.c the index and the merging; compat.c and
+ * hooks.c holds the probes, hint_ring.c the ring, scanner.c ksmppd, merge.c
+ * the content index and the merging; compat.c and
  * compat.h everything that differs between kernel versions; params.c the
  * tunables; procfs.c the /proc/ksmpp report.
  */
@@ -44,12 +45,17 @@ static int __init ksmpp_init(void)
 	err = ksmpp_scanner_init();
 	if (err)
 		goto merge_exit;
-	err = ksmpp_procfs_init();
+	err = ksmpp_hooks_init();
 	if (err)
 		goto scanner_exit;
+	err = ksmpp_procfs_init();
+	if (err)
+		goto hooks_exit;
 	pr_info("version %s loaded\n", KSMPP_VERSION);
 	return 0;
 
+hooks_exit:
+	ksmpp_hooks_exit();
 scanner_exit:
 	ksmpp_scanner_exit();
 merge_exit:
@@ -60,6 +66,7 @@ merge_exit:
 static void __exit ksmpp_exit(void)
 {
 	ksmpp_procfs_exit();
+	ksmpp_hooks_exit();
 	ksmpp_scanner_exit();
 	ksmpp_merge_exit();
 	pr_info("unloaded\n");

@@ -80,7 +80,8 @@ KSMPP_UINT_PARAM(sleep_millisecs, 20, 0, 60000, false, NULL,
 KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false, NULL,
 		 "most mappings of one merged page");
 /* ksmpp's own. */
-KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true, NULL,
+KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
+		 ksmpp_set_hint_buffer_size,
 		 "entries of the I/O hint ring, a power of two");
 
 void ksmpp_params_show(struct seq_file *m)

@@ -2,14 +2,28 @@
 /*
  * ksmpp: /proc/ksmpp, one "key: value" line per figure as in /proc/meminfo:
  * what is loaded, on which kernel, in which state, with which configuration,
- * and what the scanner has done. The figures are read without a lock: each
- * is exact, together they are a near snapshot.
+ * and what the scanner and the hooks have done. The scanner's figures are
+ * read without a lock: each is exact, together they are a near snapshot.
+ * /sys/kernel/debug/ksmpp/hints lists the pending hints, newest first, as
+ * "pid start length source" lines.
  */
+#include <linux/debugfs.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/utsname.h>
 
 #include "ksmpp.h"
+
+void ksmpp_seq_field(struct seq_file *m, const char *key, const char *fmt, ...)
+{
+	va_list args;
+
+	seq_printf(m, "%s:%*s", key, max(1, 19 - (int)strlen(key)), "");
+	va_start(args, fmt);
+	seq_vprintf(m, fmt, args);
+	va_end(args);
+	seq_putc(m, '\n');
+}
 
 static int ksmpp_proc_show(struct seq_file *m, void *v)
 {
@@ -28,15 +42,31 @@ static int ksmpp_proc_show(struct seq_file *m, void *v)
 	ksmpp_seq_field(m, "stale_reclaimed", "%lu", READ_ONCE(ksmpp_stats.stale_reclaimed));
 	ksmpp_seq_field(m, "processes", "%lu", READ_ONCE(ksmpp_stats.mms));
 	ksmpp_seq_field(m, "metadata_bytes", "%lu", READ_ONCE(ksmpp_stats.metadata_bytes));
+	ksmpp_hints_show(m);
 	return 0;
 }
 
+static int ksmpp_hints_file_show(struct seq_file *m, void *v)
+{
+	ksmpp_hints_list(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ksmpp_hints_file);
+
+static struct dentry *ksmpp_debugfs;
+
 int ksmpp_procfs_init(void)
 {
-	return proc_create_single("ksmpp", 0444, NULL, ksmpp_proc_show) ? 0 : -ENOMEM;
+	if (!proc_create_single("ksmpp", 0444, NULL, ksmpp_proc_show))
+		return -ENOMEM;
+	/* Debugging aid only: no error if debugfs is absent. */
+	ksmpp_debugfs = debugfs_create_dir("ksmpp", NULL);
+	debugfs_create_file("hints", 0400, ksmpp_debugfs, NULL, &ksmpp_hints_file_fops);
+	return 0;
 }
 
 void ksmpp_procfs_exit(void)
 {
+	debugfs_remove(ksmpp_debugfs);
 	remove_proc_entry("ksmpp", NULL);
 }

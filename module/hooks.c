@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmpp: hooks on the kernel's file I/O paths, the hints' producers.
+ *
+ * DOC: Hooks
+ *
+ * When a process that opted into merging moves file data into or out of its
+ * own memory, the user range it used is a prime candidate for duplicates:
+ * page cache content now also lives in anonymous memory. A kretprobe on
+ * each function that copies between the page cache (or a device, for
+ * direct I/O) and a user iov_iter records that range as a hint:
+ *
+ *	filemap_read			buffered reads (ext4, xfs, btrfs, f2fs,
+ *					block devices, ...), from read, pread,
+ *					readv, preadv2, io_uring and aio alike
+ *	shmem_file_read_iter		tmpfs and memfd reads
+ *	__iomap_dio_rw			direct I/O on iomap file systems
+ *	__blockdev_direct_IO		direct I/O on the legacy path
+ *	blkdev_direct_IO		direct I/O on block devices
+ *	generic_perform_write		buffered writes (and tmpfs)
+ *	iomap_file_buffered_write	buffered writes on iomap file systems
+ *
+ * The entry handler keeps a copy of the iov_iter (its iovec array is kernel
+ * memory); the return handler reads how far the caller's iterator advanced:
+ * that is how many bytes actually moved (for queued direct I/O, the bytes
+ * submitted). Each iovec segment becomes a hint in the lossy ring. Only
+ * user-backed iterators of processes whose mm has MMF_VM_MERGEABLE count;
+ * kernel threads and kernel-internal I/O are ignored at entry, at the cost
+ * of one flag test.
+ *
+ * Handlers run with preemption disabled: they never sleep, never allocate,
+ * never touch user memory and take no reference on the mm, which the ring
+ * keeps only as an identity. The consumer validates it against the
+ * processes it knows, so a stale hint may be wasted, never dangerous. The
+ * ring is replaced (hint_buffer_size) under RCU: handlers are RCU-sched
+ * readers.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/timekeeping.h>
+#include <linux/uio.h>
+#include <linux/utsname.h>
+
+#include "ksmpp.h"
+
+/* Longest iovec array walked in a handler; later segments are not hinted. */
+#define KSMPP_HINT_MAX_SEGS	16
+
+const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES] = {
+	[KSMPP_HINT_READ] = "read",
+	[KSMPP_HINT_DIRECT_READ] = "direct_read",
+	[KSMPP_HINT_WRITE] = "write",
+	[KSMPP_HINT_DIRECT_WRITE] = "direct_write",
+};
+
+static struct ksmpp_hint_ring __rcu *ksmpp_ring;
+/* The ring exists and the probes may be live (under ksmpp_lock). */
+static bool ksmpp_hooks_live;
+/* Counters of rings replaced by a resize, so totals survive it. */
+static u64 ksmpp_retired_dropped, ksmpp_retired_consumed;
+
+/* Per-CPU, so that producers on different CPUs never share a line. */
+struct ksmpp_hint_counts {
+	u64 generated[KSMPP_HINT_SOURCES];
+	u64 bytes;
+};
+static DEFINE_PER_CPU(struct ksmpp_hint_counts, ksmpp_hint_counts);
+
+/* One hooked function. */
+struct ksmpp_io_probe {
+	struct kretprobe krp;
+	unsigned int iter_arg;		/* which argument is the iov_iter */
+	bool direct;			/* direction read from the iterator */
+	bool write;			/* else: writes, not reads */
+};
+
+/* What a hooked call keeps between entry and return. */
+struct ksmpp_io_call {
+	struct iov_iter *iter;		/* the caller's, advanced by the I/O */
+	struct iov_iter start;		/* a copy, as it was at entry */
+};
+
+static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
+{
+	struct ksmpp_hint hint = {
+		.mm = current->mm,
+		.start = start,
+		.len = len,
+		.time_ns = ktime_get_mono_fast_ns(),
+		.tgid = current->tgid,
+		.source = source,
+	};
+	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
+
+	if (unlikely(!ring))
+		return;
+	ksmpp_hint_ring_push(ring, &hint);
+	this_cpu_inc(ksmpp_hint_counts.generated[source]);
+	this_cpu_add(ksmpp_hint_counts.bytes, len);
+}
+
+/* Hint the first @bytes of the user memory @it describes. */
+static void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes, u8 source)
+{
+	const struct iovec *iov;
+	size_t skip = it->iov_offset, len;
+	unsigned long seg;
+
+	if (iter_is_ubuf(it)) {
+		ksmpp_hint_range((unsigned long)it->ubuf + skip, bytes, source);
+		return;
+	}
+	iov = iter_iov(it);
+	for (seg = 0; bytes && seg < min_t(unsigned long, it->nr_segs, KSMPP_HINT_MAX_SEGS);
+	     seg++, skip = 0) {
+		if (iov[seg].iov_len <= skip)
+			continue;
+		len = min(iov[seg].iov_len - skip, bytes);
+		ksmpp_hint_range((unsigned long)iov[seg].iov_base + skip, len, source);
+		bytes -= len;
+	}
+}
+
+static int ksmpp_io_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct ksmpp_io_probe *probe = container_of(get_kretprobe(ri),
+						    struct ksmpp_io_probe, krp);
+	struct ksmpp_io_call *call = (struct ksmpp_io_call *)ri->data;
+	struct mm_struct *mm = current->mm;
+	struct iov_iter *iter;
+
+	if (!mm || (current->flags & PF_KTHREAD) || !ksmpp_mm_mergeable(mm))
+		return 1;
+	iter = (struct iov_iter *)regs_get_kernel_argument(regs, probe->iter_arg);
+	if (!user_backed_iter(iter) || !iov_iter_count(iter))
+		return 1;
+	call->iter = iter;
+	call->start = *iter;
+	return 0;
+}
+
+static int ksmpp_io_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct ksmpp_io_probe *probe = container_of(get_kretprobe(ri),
+						    struct ksmpp_io_probe, krp);
+	struct ksmpp_io_call *call = (struct ksmpp_io_call *)ri->data;
+	size_t before = iov_iter_count(&call->start);
+	size_t after = iov_iter_count(call->iter);
+	bool write = probe->direct ? iov_iter_rw(&call->start) == WRITE : probe->write;
+	u8 source;
+
+	if (after >= before)
+		return 0;
+	if (probe->direct)
+		source = write ? KSMPP_HINT_DIRECT_WRITE : KSMPP_HINT_DIRECT_READ;
+	else
+		source = write ? KSMPP_HINT_WRITE : KSMPP_HINT_READ;
+	ksmpp_hint_iter(&call->start, before - after, source);
+	return 0;
+}
+
+#define KSMPP_IO_PROBE(fn, arg, is_direct, is_write) {			\
+	.krp = {							\
+		.kp.symbol_name = #fn,					\
+		.entry_handler = ksmpp_io_entry,			\
+		.handler = ksmpp_io_return,				\
+		.data_size = sizeof(struct ksmpp_io_call),		\
+	},								\
+	.iter_arg = arg, .direct = is_direct, .write = is_write,	\
+}
+
+static struct ksmpp_io_probe ksmpp_io_probes[] = {
+	KSMPP_IO_PROBE(filemap_read, 1, false, false),
+	KSMPP_IO_PROBE(shmem_file_read_iter, 1, false, false),
+	KSMPP_IO_PROBE(__iomap_dio_rw, 1, true, false),
+	KSMPP_IO_PROBE(__blockdev_direct_IO, 3, true, false),
+	KSMPP_IO_PROBE(blkdev_direct_IO, 1, true, false),
+	KSMPP_IO_PROBE(generic_perform_write, 1, false, true),
+	KSMPP_IO_PROBE(iomap_file_buffered_write, 1, false, true),
+};
+
+
+/*
+ * Free the ring once no handler can run (probes unregistered, which waits
+ * for running handlers).
+ */
+static void ksmpp_hooks_exit_ring(void)
+{
+	struct ksmpp_hint_ring *ring;
+
+	mutex_lock(&ksmpp_lock);
+	ksmpp_hooks_live = false;
+	ring = rcu_replace_pointer(ksmpp_ring, NULL, lockdep_is_held(&ksmpp_lock));
+	ksmpp_stats.metadata_bytes -= (long)ksmpp_hint_buffer_size * sizeof(struct ksmpp_hint);
+	mutex_unlock(&ksmpp_lock);
+	synchronize_rcu();
+	ksmpp_hint_ring_free(ring);
+}
+
+/* The hint figures of /proc/ksmpp. Can sleep. */
+void ksmpp_hints_show(struct seq_file *m)
+{
+	struct ksmpp_hint_ring *ring;
+	u64 generated[KSMPP_HINT_SOURCES] = {}, bytes = 0, missed = 0;
+	char key[32];
+	int cpu, i;
+
+	for_each_possible_cpu(cpu) {
+		const struct ksmpp_hint_counts *c = per_cpu_ptr(&ksmpp_hint_counts, cpu);
+
+		for (i = 0; i < KSMPP_HINT_SOURCES; i++)
+			generated[i] += c->generated[i];
+		bytes += c->bytes;
+	}
+	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
+		missed += READ_ONCE(ksmpp_io_probes[i].krp.nmissed);
+	for (i = 0; i < KSMPP_HINT_SOURCES; i++) {
+		snprintf(key, sizeof(key), "hints_%s", ksmpp_hint_source_names[i]);
+		ksmpp_seq_field(m, key, "%llu", generated[i]);
+	}
+	ksmpp_seq_field(m, "hint_bytes", "%llu", bytes);
+	mutex_lock(&ksmpp_lock);
+	ring = ksmpp_hooks_live ? ksmpp_hints_ring() : NULL;
+	ksmpp_seq_field(m, "hints_pending", "%llu", ring ? ksmpp_hint_ring_pending(ring) : 0);
+	ksmpp_seq_field(m, "hints_dropped", "%llu", ksmpp_retired_dropped +
+			(ring ? ksmpp_hint_ring_dropped(ring) : 0));
+	ksmpp_seq_field(m, "hints_consumed", "%llu", ksmpp_retired_consumed +
+			(ring ? ksmpp_hint_ring_consumed(ring) : 0));
+	mutex_unlock(&ksmpp_lock);
+	ksmpp_seq_field(m, "hints_invalid", "%lu", READ_ONCE(ksmpp_stats.hints_invalid));
+	ksmpp_seq_field(m, "hints_missed", "%llu", missed);
+}
+
+/* The ring the consumer pops from; under ksmpp_lock. */
+struct ksmpp_hint_ring *ksmpp_hints_ring(void)
+{
+	return rcu_dereference_protected(ksmpp_ring, lockdep_is_held(&ksmpp_lock));
+}
+
+/* List the pending hints, newest first (debugfs). */
+void ksmpp_hints_list(struct seq_file *m)
+{
+	struct ksmpp_hint hint;
+	u64 n;
+
+	mutex_lock(&ksmpp_lock);
+	for (n = 0; ksmpp_hooks_live &&
+	     ksmpp_hint_ring_peek(ksmpp_hints_ring(), n, &hint); n++)
+		seq_printf(m, "%d %#lx %lu %s\n", hint.tgid, hint.start, hint.len,
+			   ksmpp_hint_source_names[hint.source]);
+	mutex_unlock(&ksmpp_lock);
+}
+
+/*
+ * Apply hint_buffer_size: replace the ring by an empty one of @size
+ * entries; the old ring's pending hints count as dropped. Before the
+ * module is up (modprobe's parameters) only the size is stored.
+ */
+int ksmpp_set_hint_buffer_size(unsigned int size)
+{
+	struct ksmpp_hint_ring *ring, *old;
+	unsigned int old_size;
+
+	ring = ksmpp_hint_ring_alloc(size);
+	if (!ring)
+		return -ENOMEM;
+	mutex_lock(&ksmpp_lock);
+	old_size = ksmpp_hint_buffer_size;
+	WRITE_ONCE(ksmpp_hint_buffer_size, size);
+	if (!ksmpp_hooks_live) {
+		mutex_unlock(&ksmpp_lock);
+		ksmpp_hint_ring_free(ring);
+		return 0;
+	}
+	old = rcu_replace_pointer(ksmpp_ring, ring, lockdep_is_held(&ksmpp_lock));
+	ksmpp_stats.metadata_bytes += ((long)size - old_size) * sizeof(struct ksmpp_hint);
+	synchronize_rcu();	/* no producer is using the old ring any more */
+	ksmpp_retired_dropped += ksmpp_hint_ring_dropped(old) +
+		ksmpp_hint_ring_pending(old);
+	ksmpp_retired_consumed += ksmpp_hint_ring_consumed(old);
+	mutex_unlock(&ksmpp_lock);
+	ksmpp_hint_ring_free(old);
+	return 0;
+}
+
+int ksmpp_hooks_init(void)
+{
+	struct ksmpp_hint_ring *ring;
+	struct ksmpp_io_probe *probe;
+	int i, err;
+
+	ring = ksmpp_hint_ring_alloc(ksmpp_hint_buffer_size);
+	if (!ring)
+		return -ENOMEM;
+	mutex_lock(&ksmpp_lock);
+	rcu_assign_pointer(ksmpp_ring, ring);
+	ksmpp_hooks_live = true;
+	ksmpp_stats.metadata_bytes += (long)ksmpp_hint_buffer_size * sizeof(struct ksmpp_hint);
+	mutex_unlock(&ksmpp_lock);
+
+	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++) {
+		probe = &ksmpp_io_probes[i];
+		/* Calls can sleep inside (waiting for I/O), holding an instance. */
+		probe->krp.maxactive = 32 * num_possible_cpus();
+		err = register_kretprobe(&probe->krp);
+		if (err) {
+			pr_err("kernel %s: cannot hook %s (error %d), not loading\n",
+			       init_utsname()->release, probe->krp.kp.symbol_name, err);
+			while (i--)
+				unregister_kretprobe(&ksmpp_io_probes[i].krp);
+			ksmpp_hooks_exit_ring();
+			return err;
+		}
+	}
+	return 0;
+}
+
+void ksmpp_hooks_exit(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
+		unregister_kretprobe(&ksmpp_io_probes[i].krp);
+	ksmpp_hooks_exit_ring();
+}
