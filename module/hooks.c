@@ -232,6 +232,8 @@ void ksmpp_hints_show(struct seq_file *m)
 			(ring ? ksmpp_hint_ring_consumed(ring) : 0));
 	mutex_unlock(&ksmpp_lock);
 	ksmpp_seq_field(m, "hints_invalid", "%lu", READ_ONCE(ksmpp_stats.hints_invalid));
+	ksmpp_seq_field(m, "hints_coalesced", "%lu", READ_ONCE(ksmpp_stats.hints_coalesced));
+	ksmpp_seq_field(m, "hint_pages_skipped", "%lu", READ_ONCE(ksmpp_stats.hint_pages_skipped));
 	ksmpp_seq_field(m, "hints_missed", "%llu", missed);
 }
 

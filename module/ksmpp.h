@@ -21,6 +21,7 @@ extern unsigned int ksmpp_pages_to_scan;
 extern unsigned int ksmpp_sleep_millisecs;
 extern unsigned int ksmpp_max_page_sharing;
 extern unsigned int ksmpp_hint_buffer_size;
+extern unsigned int ksmpp_hint_scan_percent;
 void ksmpp_params_show(struct seq_file *m);
 
 /* Values of run, as KSM's /sys/kernel/mm/ksm/run. */
@@ -100,6 +101,10 @@ struct ksmpp_stats {
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
 	unsigned long mms;		/* processes registered */
 	unsigned long hints_invalid;	/* hints whose process was gone */
+	unsigned long hints_coalesced;	/* hints repeating the previous one */
+	unsigned long hint_pages_scanned; /* pages visited through hints */
+	unsigned long hint_pages_skipped; /* hinted pages not mergeable */
+	unsigned long hint_merges;	/* merges made on hinted visits */
 };
 extern struct ksmpp_stats ksmpp_stats;
 
@@ -123,8 +128,10 @@ void ksmpp_scanner_wake(void);
 /* Merging (merge.c); all under ksmpp_lock. */
 int ksmpp_merge_init(void);
 void ksmpp_merge_exit(void);
+struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
+					   unsigned long addr);
 void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
-			      struct page *page);
+			      struct page *page, bool hinted);
 void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);

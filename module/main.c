@@ -42,22 +42,22 @@ static int __init ksmpp_init(void)
 	err = ksmpp_merge_init();
 	if (err)
 		return err;
-	err = ksmpp_scanner_init();
-	if (err)
-		goto merge_exit;
 	err = ksmpp_hooks_init();
 	if (err)
-		goto scanner_exit;
-	err = ksmpp_procfs_init();
+		goto merge_exit;
+	err = ksmpp_scanner_init();
 	if (err)
 		goto hooks_exit;
+	err = ksmpp_procfs_init();
+	if (err)
+		goto scanner_exit;
 	pr_info("version %s loaded\n", KSMPP_VERSION);
 	return 0;
 
-hooks_exit:
-	ksmpp_hooks_exit();
 scanner_exit:
 	ksmpp_scanner_exit();
+hooks_exit:
+	ksmpp_hooks_exit();
 merge_exit:
 	ksmpp_merge_exit();
 	return err;
@@ -66,8 +66,8 @@ merge_exit:
 static void __exit ksmpp_exit(void)
 {
 	ksmpp_procfs_exit();
-	ksmpp_hooks_exit();
 	ksmpp_scanner_exit();
+	ksmpp_hooks_exit();
 	ksmpp_merge_exit();
 	pr_info("unloaded\n");
 }

@@ -104,7 +104,7 @@ static void ksmpp_account(long bytes)
 }
 
 /* The VMA at @addr if ksmpp may merge there; mmap lock held. */
-static struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
+struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
 						  unsigned long addr)
 {
 	struct vm_area_struct *vma;
@@ -548,9 +548,10 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
  * @slot: the process mapping it
  * @addr: where
  * @page: the anonymous page mapped there, referenced by the caller
+ * @hinted: file I/O just filled it: index it without a second visit
  */
 void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
-			      struct page *page)
+			      struct page *page, bool hinted)
 {
 	void *entry = xa_load(&slot->pages, addr >> PAGE_SHIFT);
 	u64 hash;
@@ -575,12 +576,14 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 	if (ksmpp_merge_with_stable(slot, addr, page, hash))
 		return;
 	if (entry != ksmpp_hash_entry(hash)) {
-		/* New or changed since the last visit: volatile for now. */
 		xa_store(&slot->pages, addr >> PAGE_SHIFT, ksmpp_hash_entry(hash),
 			 GFP_KERNEL);
-		if (entry)
-			ksmpp_pass_volatile++;
-		return;
+		/* New or changed since the last visit: volatile for now. */
+		if (!hinted) {
+			if (entry)
+				ksmpp_pass_volatile++;
+			return;
+		}
 	}
 	ksmpp_merge_with_unstable(slot, addr, page, hash);
 }

@@ -83,6 +83,8 @@ KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false, NULL,
 KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
 		 ksmpp_set_hint_buffer_size,
 		 "entries of the I/O hint ring, a power of two");
+KSMPP_UINT_PARAM(hint_scan_percent, 50, 0, 100, false, NULL,
+		 "most of each batch that hinted pages may take (0: no hints)");
 
 void ksmpp_params_show(struct seq_file *m)
 {
@@ -91,4 +93,5 @@ void ksmpp_params_show(struct seq_file *m)
 	ksmpp_seq_field(m, "sleep_millisecs", "%u", READ_ONCE(ksmpp_sleep_millisecs));
 	ksmpp_seq_field(m, "max_page_sharing", "%u", READ_ONCE(ksmpp_max_page_sharing));
 	ksmpp_seq_field(m, "hint_buffer_size", "%u", READ_ONCE(ksmpp_hint_buffer_size));
+	ksmpp_seq_field(m, "hint_scan_percent", "%u", READ_ONCE(ksmpp_hint_scan_percent));
 }

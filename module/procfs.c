@@ -37,7 +37,9 @@ static int ksmpp_proc_show(struct seq_file *m, void *v)
 	ksmpp_seq_field(m, "pages_volatile", "%lu", READ_ONCE(ksmpp_stats.pages_volatile));
 	ksmpp_seq_field(m, "full_scans", "%lu", READ_ONCE(ksmpp_stats.full_scans));
 	ksmpp_seq_field(m, "pages_scanned", "%lu", READ_ONCE(ksmpp_stats.pages_scanned));
+	ksmpp_seq_field(m, "pages_scanned_hint", "%lu", READ_ONCE(ksmpp_stats.hint_pages_scanned));
 	ksmpp_seq_field(m, "merges", "%lu", READ_ONCE(ksmpp_stats.merges));
+	ksmpp_seq_field(m, "merges_hint", "%lu", READ_ONCE(ksmpp_stats.hint_merges));
 	ksmpp_seq_field(m, "cow_breaks", "%lu", READ_ONCE(ksmpp_stats.cow_breaks));
 	ksmpp_seq_field(m, "stale_reclaimed", "%lu", READ_ONCE(ksmpp_stats.stale_reclaimed));
 	ksmpp_seq_field(m, "processes", "%lu", READ_ONCE(ksmpp_stats.mms));

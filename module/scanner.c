@@ -14,9 +14,16 @@
  * items. At the end of a pass the unstable index is emptied and stale nodes
  * are reclaimed.
  *
- * Processes are found at the start of each pass, by their mm's
- * MMF_VM_MERGEABLE flag (which both opt-ins set, and fork inherits); each is
- * pinned with mmgrab() and dropped once it exits or opts out.
+ * Each batch first takes hints, newest first, for up to hint_scan_percent of
+ * its pages: the whole pages of each hinted range are visited at once, and
+ * enter the unstable index on that first visit (file I/O filled them, so
+ * they need no second look to prove them stable; if they change later they
+ * are volatile like any page). Then the linear scan goes on, never starved.
+ *
+ * Processes are found at the start of each pass (and when a hint names one
+ * not known yet), by their mm's MMF_VM_MERGEABLE flag (which both opt-ins
+ * set, and fork inherits); each is pinned with mmgrab() and dropped once it
+ * exits or opts out. A hint's mm is only compared with the pinned ones.
  *
  * Kernel KSM must not run beside ksmpp: its ksmd would take ksmpp's pages
  * for its own and corrupt its trees. ksmppd therefore does not scan while
@@ -53,6 +60,23 @@ static struct task_struct *ksmpp_thread;
 static DECLARE_WAIT_QUEUE_HEAD(ksmpp_thread_wait);
 /* Set once the module is up; run changes before that only set the value. */
 static bool ksmpp_ready;
+
+/*
+ * The hint being worked through: a large read's range can take several
+ * batches. Pages before .next were visited (or are partial); the range ends
+ * at .end.
+ */
+static struct {
+	struct ksmpp_mm *slot;		/* NULL: none */
+	unsigned long next;		/* next page to visit */
+	unsigned long end;		/* end of the hint's whole pages */
+} ksmpp_hint_cursor;
+
+/* The last hint taken, to coalesce repeats of it. */
+static struct {
+	struct ksmpp_mm *slot;
+	unsigned long start, end;
+} ksmpp_hint_last;
 
 /* Where the linear scan is: a process and an address in it. */
 static struct {
@@ -105,6 +129,10 @@ static void ksmpp_mm_register(struct mm_struct *mm)
 
 static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 {
+	if (ksmpp_hint_cursor.slot == slot)
+		ksmpp_hint_cursor.slot = NULL;
+	if (ksmpp_hint_last.slot == slot)
+		ksmpp_hint_last.slot = NULL;
 	if (ksmpp_cursor.slot == slot) {
 		ksmpp_cursor.slot = list_is_last(&slot->scan_list, &ksmpp_mms) ?
 			NULL : list_next_entry(slot, scan_list);
@@ -216,8 +244,102 @@ static void ksmpp_pass_end(void)
 	ksmpp_stats.full_scans++;
 }
 
-/* Visit up to @budget pages. Under ksmpp_lock. */
-static void ksmpp_scan_batch(unsigned int budget)
+/*
+ * Visit one page named by a hint. Pages that are not anonymous pages in a
+ * mergeable area, or that are merged already, are passed over cheaply.
+ */
+static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	struct page *page = NULL;
+
+	mmap_read_lock(slot->mm);
+	vma = ksmpp_mergeable_vma(slot->mm, addr);
+	if (vma)
+		page = ksmpp_get_anon_page(vma, addr);
+	mmap_read_unlock(slot->mm);
+	if (!page || folio_test_ksm(page_folio(page))) {
+		ksmpp_stats.hint_pages_skipped++;
+	} else {
+		unsigned long merges = ksmpp_stats.merges;
+
+		ksmpp_cmp_and_merge_page(slot, addr, page, true);
+		ksmpp_stats.hint_pages_scanned++;
+		ksmpp_stats.hint_merges += ksmpp_stats.merges - merges;
+	}
+	if (page)
+		put_page(page);
+}
+
+/*
+ * Take the next hint into the hint cursor: its whole pages (partly filled
+ * ones are not I/O content) of a known process. Newer hints for the same
+ * range as the one just done are coalesced into it.
+ */
+static bool ksmpp_next_hint(struct ksmpp_hint_ring *ring, bool *discovered)
+{
+	struct ksmpp_hint hint;
+	struct ksmpp_mm *slot;
+	unsigned long start, end;
+
+	while (ksmpp_hint_ring_pop(ring, &hint)) {
+		slot = ksmpp_mm_lookup(hint.mm);
+		if (!slot && !*discovered) {
+			/* A process that opted in since the pass began. */
+			ksmpp_discover_mms();
+			*discovered = true;
+			slot = ksmpp_mm_lookup(hint.mm);
+		}
+		if (!slot || ksmpp_mm_gone(slot)) {
+			ksmpp_stats.hints_invalid++;
+			continue;
+		}
+		start = PAGE_ALIGN(hint.start);
+		end = (hint.start + hint.len) & PAGE_MASK;
+		if (start >= end)
+			continue;	/* no whole page */
+		if (slot == ksmpp_hint_last.slot && start >= ksmpp_hint_last.start &&
+		    end <= ksmpp_hint_last.end) {
+			ksmpp_stats.hints_coalesced++;
+			continue;
+		}
+		ksmpp_hint_cursor.slot = slot;
+		ksmpp_hint_cursor.next = start;
+		ksmpp_hint_cursor.end = end;
+		ksmpp_hint_last.slot = slot;
+		ksmpp_hint_last.start = start;
+		ksmpp_hint_last.end = end;
+		return true;
+	}
+	return false;
+}
+
+/* Visit up to @budget hinted pages, newest hints first; returns the count. */
+static unsigned int ksmpp_scan_hints(unsigned int budget)
+{
+	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
+	bool drained = false, discovered = false;
+	unsigned int used = 0;
+
+	while (ring && used < budget) {
+		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))
+			break;
+		if (!drained) {
+			/* Pages just filled by a read still sit in LRU batches. */
+			static_call(ksmpp_lru_add_drain_all)();
+			drained = true;
+		}
+		ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next);
+		used++;
+		ksmpp_hint_cursor.next += PAGE_SIZE;
+		if (ksmpp_hint_cursor.next >= ksmpp_hint_cursor.end)
+			ksmpp_hint_cursor.slot = NULL;
+	}
+	return used;
+}
+
+/* Visit up to @budget pages of the linear scan. */
+static void ksmpp_scan_linear(unsigned int budget)
 {
 	struct ksmpp_mm *slot;
 	struct page *page;
@@ -234,11 +356,24 @@ static void ksmpp_scan_batch(unsigned int budget)
 			ksmpp_pass_end();
 			continue;
 		}
-		ksmpp_cmp_and_merge_page(slot, addr, page);
+		ksmpp_cmp_and_merge_page(slot, addr, page, false);
 		put_page(page);
 		if (kthread_should_stop())
 			return;
 	}
+}
+
+/*
+ * One batch: hints first, up to hint_scan_percent of pages_to_scan, then the
+ * linear scan for the rest, so that it is never starved. Under ksmpp_lock.
+ */
+static void ksmpp_scan_batch(void)
+{
+	unsigned int budget = READ_ONCE(ksmpp_pages_to_scan);
+	unsigned int hint_budget = budget * READ_ONCE(ksmpp_hint_scan_percent) / 100;
+
+	budget -= ksmpp_scan_hints(hint_budget);
+	ksmpp_scan_linear(budget);
 }
 
 /* Unmerge all of @slot's mergeable areas. */
@@ -328,7 +463,7 @@ static int ksmpp_thread_fn(void *unused)
 		mutex_lock(&ksmpp_lock);
 		ksmpp_update_state();
 		if (ksmpp_state == KSMPP_RUNNING)
-			ksmpp_scan_batch(READ_ONCE(ksmpp_pages_to_scan));
+			ksmpp_scan_batch();
 		mutex_unlock(&ksmpp_lock);
 
 		if (ksmpp_state == KSMPP_RUNNING)
