@@ -219,6 +219,32 @@ static void test_interleaved_order(void **state)
 	ksmpp_hint_ring_free(ring);
 }
 
+/* Peek lists the pending hints in pop order, consuming nothing. */
+static void test_peek_pending(void **state)
+{
+	static const u64 order[] = { 7, 6, 5, 2, 1, 0 };
+	struct ksmpp_hint_ring *ring = ksmpp_hint_ring_alloc(16);
+	struct ksmpp_hint h;
+	u64 next = 0;
+	unsigned int i;
+
+	(void)state;
+	assert_non_null(ring);
+	assert_false(ksmpp_hint_ring_peek(ring, 0, &h));
+	push_seqs(ring, &next, 5);		/* 0..4 */
+	pop_expect(ring, (const u64[]){ 4, 3 }, 2);
+	push_seqs(ring, &next, 3);		/* 5..7 */
+	for (i = 0; i < 6; i++) {
+		assert_true(ksmpp_hint_ring_peek(ring, i, &h));
+		assert_hint_is(&h, order[i]);
+	}
+	assert_false(ksmpp_hint_ring_peek(ring, 6, &h));
+	assert_counters(ring, 8, 2, 0, 6);
+	pop_expect(ring, order, 6);
+	assert_false(ksmpp_hint_ring_peek(ring, 0, &h));
+	ksmpp_hint_ring_free(ring);
+}
+
 /* Parts of stacked intervals that fell behind head - size are dropped. */
 static void test_stale_interval_clamped(void **state)
 {
@@ -544,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_pop_empty),
 		cmocka_unit_test(test_overwrite_keeps_newest),
 		cmocka_unit_test(test_interleaved_order),
+		cmocka_unit_test(test_peek_pending),
 		cmocka_unit_test(test_stale_interval_clamped),
 		cmocka_unit_test(test_interval_stack_overflow),
 		cmocka_unit_test(test_multi_producer_stress),
