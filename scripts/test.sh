@@ -19,16 +19,15 @@ shopt -s inherit_errexit
 kernels=$(echo "${KERNELS:-$KSMPP_ALL_KERNELS}" | tr ',' ' ')
 all_groups=$(cd "$KSMPP_TOP/tests/vm" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -vx 'init\|lib' | tr '\n' ' ')
 tests=$(echo "${TESTS:-unit checkpatch $all_groups}" | tr ',' ' ')
-passed=0
-failed=0
+# Every result is a "PASS what" or "FAIL what" line in a results file;
+# jobs running in parallel write their own, summed at the end.
+results=$KSMPP_BUILD/results
+mkdir -p "$KSMPP_BUILD"
+: > "$results"
 
 result() {
-	if [ "$1" = PASS ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $2"
-	fi
+	echo "$1 $2" >> "$results"
+	[ "$1" = PASS ] || echo "FAIL: $2"
 }
 
 # stage NAME COMMAND...: run a stage, print how long it took.
@@ -42,18 +41,14 @@ stage() {
 wants() { grep -qw -- "$1" <<<"$tests"; }
 
 unit_tests() {
-	local log=$KSMPP_BUILD/unit.log n
-	mkdir -p "$KSMPP_BUILD"
+	local log=$KSMPP_BUILD/unit.log status name
 	if make -s -C "$KSMPP_TOP/tests/unit" run >"$log" 2>&1; then :; else
 		result FAIL "unit tests: make run failed, see $log"
 	fi
-	grep -E '^\[  (PASSED|FAILED)  \]|^\[  (ERROR|FAILED)  \] [a-z]' "$log" || true
-	for n in $(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log"); do
-		passed=$((passed + n))
-	done
-	for n in $(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log"); do
-		failed=$((failed + n))
-	done
+	grep -E '^\[  (PASSED|FAILED)  \] [0-9]' "$log" || true
+	while read -r status name; do
+		result "$status" "unit: $name"
+	done < <(sed -n 's/^\[       OK \] /PASS /p; s/^\[  FAILED  \] \([a-z]\)/FAIL \1/p' "$log")
 }
 
 # count_lines PREFIX COMMAND...: one result per "PASS|FAIL what" line the
@@ -93,8 +88,10 @@ judge() {
 	echo "[$line] $group: $p passed, $f failed"
 }
 
-vm_tests() {
-	local line=$1 group env
+# build_line LINE: fetch the kernel, build the modules, check the layout.
+build_line() {
+	local line=$1 env
+	rm -f "$KSMPP_BUILD/$line/initramfs.cpio"
 	env=$("$KSMPP_TOP/scripts/kernel.sh" prepare "$line")
 	echo "[$line] kernel $(sed -n 's/^KVER=//p' "$env") (package $(sed -n 's/^PKGVER=//p' "$env"))"
 	if ! "$KSMPP_TOP/scripts/build-module.sh" "$line" >"$KSMPP_BUILD/$line.build.log" 2>&1; then
@@ -104,15 +101,23 @@ vm_tests() {
 	result PASS "[$line] build with Kbuild and DKMS"
 	count_lines "[$line] " "$KSMPP_TOP/scripts/layout-check.sh" "$line"
 	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
+}
+
+# guest_tests LINE: one guest per test group, in the background; results
+# and output in build/LINE/.
+guest_tests() {
+	local line=$1 group start=$SECONDS
+	results=$KSMPP_BUILD/$line/results
+	: > "$results"
 	for group in $vm_groups; do
 		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
 		judge "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
 	done
+	echo "stage guests $line: $((SECONDS - start)) s"
 }
 
 # shellcheck disable=SC2086
 need_packages $KSMPP_HOST_PACKAGES
-mkdir -p "$KSMPP_BUILD"
 total=$SECONDS
 if wants unit; then
 	stage unit unit_tests
@@ -122,10 +127,25 @@ if wants checkpatch; then
 fi
 vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
 if [ -n "$vm_groups" ]; then
+	built=""
 	for line in $kernels; do
-		stage "kernel $line" vm_tests "$line"
+		stage "build $line" build_line "$line"
+		[ -f "$KSMPP_BUILD/$line/initramfs.cpio" ] && built="$built $line"
+	done
+	# Each guest uses one host CPU (single-threaded TCG): run lines side by side.
+	jobs=${KSMPP_JOBS:-$(nproc)}
+	for line in $built; do
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+		guest_tests "$line" > "$KSMPP_BUILD/$line/output" 2>&1 &
+	done
+	wait
+	for line in $built; do
+		cat "$KSMPP_BUILD/$line/output"
+		cat "$KSMPP_BUILD/$line/results" >> "$results"
 	done
 fi
 echo "total: $((SECONDS - total)) s"
+passed=$(grep -c '^PASS ' "$results" || true)
+failed=$(grep -c '^FAIL ' "$results" || true)
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
