@@ -48,6 +48,7 @@ DEFINE_STATIC_CALL_NULL(ksmpp_follow_page, ksmpp_proto_follow_page);
 #endif
 
 unsigned long *ksmpp_kernel_ksm_run;
+struct kobject *ksmpp_kernel_mm_kobj;
 
 /* A kernel function to resolve and the static call that will reach it. */
 struct ksmpp_symbol {
@@ -137,5 +138,10 @@ int ksmpp_resolve_symbols(void)
 	if (!addr || ksmpp_symbol_start(addr, "ksm_run") != addr)
 		return ksmpp_missing("ksm_run", -ENOENT);
 	ksmpp_kernel_ksm_run = (unsigned long *)addr;
+	/* /sys/kernel/mm, not exported on 7.x. */
+	addr = static_call(ksmpp_kallsyms_lookup_name)("mm_kobj");
+	if (!addr || ksmpp_symbol_start(addr, "mm_kobj") != addr)
+		return ksmpp_missing("mm_kobj", -ENOENT);
+	ksmpp_kernel_mm_kobj = *(struct kobject **)addr;
 	return 0;
 }

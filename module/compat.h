@@ -226,6 +226,8 @@ static inline struct page *ksmpp_get_anon_page(struct vm_area_struct *vma,
 
 /* The kernel KSM's run flag (/sys/kernel/mm/ksm/run). */
 extern unsigned long *ksmpp_kernel_ksm_run;
+/* The kobject of /sys/kernel/mm. */
+extern struct kobject *ksmpp_kernel_mm_kobj;
 #define KSMPP_KERNEL_KSM_RUN_MERGE	1
 
 #endif /* _KSMPP_COMPAT_H */

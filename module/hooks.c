@@ -201,40 +201,53 @@ static void ksmpp_hooks_exit_ring(void)
 	ksmpp_hint_ring_free(ring);
 }
 
-/* The hint figures of /proc/ksmpp. Can sleep. */
-void ksmpp_hints_show(struct seq_file *m)
+void ksmpp_hint_totals(struct ksmpp_hint_totals *t)
 {
 	struct ksmpp_hint_ring *ring;
-	u64 generated[KSMPP_HINT_SOURCES] = {}, bytes = 0, missed = 0;
-	char key[32];
 	int cpu, i;
 
+	memset(t, 0, sizeof(*t));
 	for_each_possible_cpu(cpu) {
 		const struct ksmpp_hint_counts *c = per_cpu_ptr(&ksmpp_hint_counts, cpu);
 
 		for (i = 0; i < KSMPP_HINT_SOURCES; i++)
-			generated[i] += c->generated[i];
-		bytes += c->bytes;
+			t->generated[i] += c->generated[i];
+		t->bytes += c->bytes;
 	}
 	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
-		missed += READ_ONCE(ksmpp_io_probes[i].krp.nmissed);
-	for (i = 0; i < KSMPP_HINT_SOURCES; i++) {
-		snprintf(key, sizeof(key), "hints_%s", ksmpp_hint_source_names[i]);
-		ksmpp_seq_field(m, key, "%llu", generated[i]);
-	}
-	ksmpp_seq_field(m, "hint_bytes", "%llu", bytes);
+		t->missed += READ_ONCE(ksmpp_io_probes[i].krp.nmissed);
 	mutex_lock(&ksmpp_lock);
 	ring = ksmpp_hooks_live ? ksmpp_hints_ring() : NULL;
-	ksmpp_seq_field(m, "hints_pending", "%llu", ring ? ksmpp_hint_ring_pending(ring) : 0);
-	ksmpp_seq_field(m, "hints_dropped", "%llu", ksmpp_retired_dropped +
-			(ring ? ksmpp_hint_ring_dropped(ring) : 0));
-	ksmpp_seq_field(m, "hints_consumed", "%llu", ksmpp_retired_consumed +
-			(ring ? ksmpp_hint_ring_consumed(ring) : 0));
+	t->dropped = ksmpp_retired_dropped;
+	t->consumed = ksmpp_retired_consumed;
+	if (ring) {
+		t->pending = ksmpp_hint_ring_pending(ring);
+		t->dropped += ksmpp_hint_ring_dropped(ring);
+		t->consumed += ksmpp_hint_ring_consumed(ring);
+	}
 	mutex_unlock(&ksmpp_lock);
+}
+
+/* The hint figures of /proc/ksmpp. Can sleep. */
+void ksmpp_hints_show(struct seq_file *m)
+{
+	struct ksmpp_hint_totals t;
+	char key[32];
+	int i;
+
+	ksmpp_hint_totals(&t);
+	for (i = 0; i < KSMPP_HINT_SOURCES; i++) {
+		snprintf(key, sizeof(key), "hints_%s", ksmpp_hint_source_names[i]);
+		ksmpp_seq_field(m, key, "%llu", t.generated[i]);
+	}
+	ksmpp_seq_field(m, "hint_bytes", "%llu", t.bytes);
+	ksmpp_seq_field(m, "hints_pending", "%llu", t.pending);
+	ksmpp_seq_field(m, "hints_dropped", "%llu", t.dropped);
+	ksmpp_seq_field(m, "hints_consumed", "%llu", t.consumed);
 	ksmpp_seq_field(m, "hints_invalid", "%lu", READ_ONCE(ksmpp_stats.hints_invalid));
 	ksmpp_seq_field(m, "hints_coalesced", "%lu", READ_ONCE(ksmpp_stats.hints_coalesced));
 	ksmpp_seq_field(m, "hint_pages_skipped", "%lu", READ_ONCE(ksmpp_stats.hint_pages_skipped));
-	ksmpp_seq_field(m, "hints_missed", "%llu", missed);
+	ksmpp_seq_field(m, "hints_missed", "%llu", t.missed);
 }
 
 /* The ring the consumer pops from; under ksmpp_lock. */

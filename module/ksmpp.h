@@ -23,6 +23,8 @@ extern unsigned int ksmpp_max_page_sharing;
 extern unsigned int ksmpp_hint_buffer_size;
 extern unsigned int ksmpp_hint_scan_percent;
 void ksmpp_params_show(struct seq_file *m);
+int ksmpp_param_write(const char *name, const char *buf);
+int ksmpp_param_read(const char *name, char *buf);
 
 /* Values of run, as KSM's /sys/kernel/mm/ksm/run. */
 #define KSMPP_RUN_STOP		0
@@ -45,10 +47,21 @@ void ksmpp_hooks_exit(void);
 int ksmpp_set_hint_buffer_size(unsigned int size);
 struct ksmpp_hint_ring *ksmpp_hints_ring(void);
 void ksmpp_hints_show(struct seq_file *m);
+
+/* Totals of the hint figures, over every CPU and ring. Can sleep. */
+struct ksmpp_hint_totals {
+	u64 generated[KSMPP_HINT_SOURCES];
+	u64 bytes, pending, dropped, consumed, missed;
+};
+void ksmpp_hint_totals(struct ksmpp_hint_totals *t);
 void ksmpp_hints_list(struct seq_file *m);
 
 /* Kernel functions resolved at load time (compat.c). */
 int ksmpp_resolve_symbols(void);
+
+/* /sys/kernel/mm/ksmpp (sysfs.c). */
+int ksmpp_sysfs_init(void);
+void ksmpp_sysfs_exit(void);
 
 /* /proc/ksmpp (procfs.c). */
 int ksmpp_procfs_init(void);

@@ -24,7 +24,7 @@
  * hooks.c holds the probes, hint_ring.c the ring, scanner.c ksmppd, merge.c
  * the content index and the merging; compat.c and
  * compat.h everything that differs between kernel versions; params.c the
- * tunables; procfs.c the /proc/ksmpp report.
+ * tunables; procfs.c the /proc/ksmpp report; sysfs.c /sys/kernel/mm/ksmpp.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -51,9 +51,14 @@ static int __init ksmpp_init(void)
 	err = ksmpp_procfs_init();
 	if (err)
 		goto scanner_exit;
+	err = ksmpp_sysfs_init();
+	if (err)
+		goto procfs_exit;
 	pr_info("version %s loaded\n", KSMPP_VERSION);
 	return 0;
 
+procfs_exit:
+	ksmpp_procfs_exit();
 scanner_exit:
 	ksmpp_scanner_exit();
 hooks_exit:
@@ -65,6 +70,7 @@ merge_exit:
 
 static void __exit ksmpp_exit(void)
 {
+	ksmpp_sysfs_exit();
 	ksmpp_procfs_exit();
 	ksmpp_scanner_exit();
 	ksmpp_hooks_exit();

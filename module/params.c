@@ -14,6 +14,7 @@
 
 #include <linux/kernel.h>
 #include <linux/log2.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
@@ -85,6 +86,39 @@ KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
 		 "entries of the I/O hint ring, a power of two");
 KSMPP_UINT_PARAM(hint_scan_percent, 50, 0, 100, false, NULL,
 		 "most of each batch that hinted pages may take (0: no hints)");
+
+/* The parameter @name of this module, or NULL. */
+static const struct kernel_param *ksmpp_param(const char *name)
+{
+	const struct kernel_param *kp;
+
+	for (kp = THIS_MODULE->kp; kp < THIS_MODULE->kp + THIS_MODULE->num_kp; kp++)
+		if (!strcmp(kp->name, name))
+			return kp;
+	return NULL;
+}
+
+/* Write parameter @name, as /sys/module/ksmpp/parameters/@name does. */
+int ksmpp_param_write(const char *name, const char *buf)
+{
+	const struct kernel_param *kp = ksmpp_param(name);
+	int err;
+
+	if (!kp)
+		return -ENOENT;
+	kernel_param_lock(THIS_MODULE);
+	err = kp->ops->set(buf, kp);
+	kernel_param_unlock(THIS_MODULE);
+	return err;
+}
+
+/* Read parameter @name into @buf (a sysfs page). */
+int ksmpp_param_read(const char *name, char *buf)
+{
+	const struct kernel_param *kp = ksmpp_param(name);
+
+	return kp ? kp->ops->get(buf, kp) : -ENOENT;
+}
 
 void ksmpp_params_show(struct seq_file *m)
 {

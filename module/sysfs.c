@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmpp: /sys/kernel/mm/ksmpp, laid out like /sys/kernel/mm/ksm.
+ *
+ * The files keep KSM's names and meanings, so tools written for KSM
+ * (ksmtuned-style scripts, exporters) work by changing the path. The knobs
+ * are the module parameters: a write goes through the same validation (a
+ * clear log line and -EINVAL for a bad value, the old value kept). KSM's
+ * knobs that ksmpp has no use for read as KSM's defaults. ksmpp's own
+ * figures (the hints) follow.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kobject.h>
+#include <linux/mm.h>
+#include <linux/sysfs.h>
+
+#include "ksmpp.h"
+
+static ssize_t ksmpp_knob_show(struct kobject *kobj, struct kobj_attribute *attr,
+			       char *buf)
+{
+	return ksmpp_param_read(attr->attr.name, buf);
+}
+
+static ssize_t ksmpp_knob_store(struct kobject *kobj, struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	int err = ksmpp_param_write(attr->attr.name, buf);
+
+	return err ? err : count;
+}
+
+#define KSMPP_KNOB(name)						\
+	static struct kobj_attribute ksmpp_attr_##name =		\
+		__ATTR(name, 0644, ksmpp_knob_show, ksmpp_knob_store)
+
+#define KSMPP_FIGURE(name, fmt, expr)					\
+	static ssize_t name##_show(struct kobject *kobj,		\
+				   struct kobj_attribute *attr, char *buf) \
+	{								\
+		return sysfs_emit(buf, fmt "\n", expr);			\
+	}								\
+	static struct kobj_attribute ksmpp_attr_##name = __ATTR_RO(name)
+
+/* A hint total, summed over CPUs and rings. */
+static u64 ksmpp_hint_figure(size_t offset)
+{
+	struct ksmpp_hint_totals t;
+
+	ksmpp_hint_totals(&t);
+	return *(u64 *)((char *)&t + offset);
+}
+
+static u64 ksmpp_hints_generated(void)
+{
+	struct ksmpp_hint_totals t;
+	u64 sum = 0;
+	int i;
+
+	ksmpp_hint_totals(&t);
+	for (i = 0; i < KSMPP_HINT_SOURCES; i++)
+		sum += t.generated[i];
+	return sum;
+}
+
+#define KSMPP_STAT(name) \
+	KSMPP_FIGURE(name, "%lu", READ_ONCE(ksmpp_stats.name))
+#define KSMPP_HINT_TOTAL(name, field) \
+	KSMPP_FIGURE(name, "%llu", \
+		     ksmpp_hint_figure(offsetof(struct ksmpp_hint_totals, field)))
+
+KSMPP_KNOB(run);
+KSMPP_KNOB(pages_to_scan);
+KSMPP_KNOB(sleep_millisecs);
+KSMPP_KNOB(max_page_sharing);
+KSMPP_KNOB(hint_buffer_size);
+KSMPP_KNOB(hint_scan_percent);
+
+KSMPP_STAT(pages_shared);
+KSMPP_STAT(pages_sharing);
+KSMPP_STAT(pages_unshared);
+KSMPP_STAT(pages_volatile);
+KSMPP_STAT(pages_scanned);
+KSMPP_STAT(full_scans);
+/* Saved memory less what ksmpp spends on it, as KSM's general_profit. */
+KSMPP_FIGURE(general_profit, "%ld",
+	     (long)(READ_ONCE(ksmpp_stats.pages_sharing) * PAGE_SIZE) -
+	     (long)READ_ONCE(ksmpp_stats.metadata_bytes));
+/* KSM's, at the value that describes ksmpp. */
+KSMPP_FIGURE(merge_across_nodes, "%u", 1);
+KSMPP_FIGURE(use_zero_pages, "%u", 0);
+KSMPP_FIGURE(stable_node_chains, "%u", 0);
+KSMPP_FIGURE(stable_node_dups, "%u", 0);
+
+KSMPP_HINT_TOTAL(hints_generated_bytes, bytes);
+KSMPP_FIGURE(hints_generated, "%llu", ksmpp_hints_generated());
+KSMPP_HINT_TOTAL(hints_pending, pending);
+KSMPP_HINT_TOTAL(hints_dropped, dropped);
+KSMPP_HINT_TOTAL(hints_consumed, consumed);
+KSMPP_STAT(hints_invalid);
+KSMPP_STAT(hint_pages_scanned);
+KSMPP_STAT(hint_merges);
+
+static struct attribute *ksmpp_attrs[] = {
+	&ksmpp_attr_run.attr,
+	&ksmpp_attr_pages_to_scan.attr,
+	&ksmpp_attr_sleep_millisecs.attr,
+	&ksmpp_attr_max_page_sharing.attr,
+	&ksmpp_attr_hint_buffer_size.attr,
+	&ksmpp_attr_hint_scan_percent.attr,
+	&ksmpp_attr_pages_shared.attr,
+	&ksmpp_attr_pages_sharing.attr,
+	&ksmpp_attr_pages_unshared.attr,
+	&ksmpp_attr_pages_volatile.attr,
+	&ksmpp_attr_pages_scanned.attr,
+	&ksmpp_attr_full_scans.attr,
+	&ksmpp_attr_general_profit.attr,
+	&ksmpp_attr_merge_across_nodes.attr,
+	&ksmpp_attr_use_zero_pages.attr,
+	&ksmpp_attr_stable_node_chains.attr,
+	&ksmpp_attr_stable_node_dups.attr,
+	&ksmpp_attr_hints_generated.attr,
+	&ksmpp_attr_hints_generated_bytes.attr,
+	&ksmpp_attr_hints_pending.attr,
+	&ksmpp_attr_hints_dropped.attr,
+	&ksmpp_attr_hints_consumed.attr,
+	&ksmpp_attr_hints_invalid.attr,
+	&ksmpp_attr_hint_pages_scanned.attr,
+	&ksmpp_attr_hint_merges.attr,
+	NULL,
+};
+
+static const struct attribute_group ksmpp_attr_group = {
+	.attrs = ksmpp_attrs,
+};
+
+static struct kobject *ksmpp_kobj;
+
+int ksmpp_sysfs_init(void)
+{
+	int err;
+
+	ksmpp_kobj = kobject_create_and_add("ksmpp", ksmpp_kernel_mm_kobj);
+	if (!ksmpp_kobj)
+		return -ENOMEM;
+	err = sysfs_create_group(ksmpp_kobj, &ksmpp_attr_group);
+	if (err)
+		kobject_put(ksmpp_kobj);
+	return err;
+}
+
+void ksmpp_sysfs_exit(void)
+{
+	kobject_put(ksmpp_kobj);
+}

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# /sys/kernel/mm/ksmpp: KSM's file names and meanings, the knobs validated
+# as the module parameters are.
+. /tests/lib.sh
+
+dir=/sys/kernel/mm/ksmpp
+insmod $KSMPP_KO
+check "$dir exists" [ -d $dir ]
+for f in run pages_to_scan sleep_millisecs max_page_sharing pages_shared \
+	 pages_sharing pages_unshared pages_volatile full_scans general_profit \
+	 merge_across_nodes use_zero_pages stable_node_chains stable_node_dups \
+	 hint_buffer_size hint_scan_percent hints_generated hints_dropped \
+	 hints_consumed hints_pending hints_invalid; do
+	check "$f readable as a number" sh -c "grep -qx -- '-\?[0-9]*' $dir/$f"
+done
+# The same names as kernel KSM's, where KSM has them.
+for f in $(ls /sys/kernel/mm/ksm); do
+	case $f in
+	# KSM's newer knobs (smart scan, advisor, zero pages): not in ksmpp.
+	smart_scan|advisor_*|ksm_zero_pages|max_page_sharing|stable_node_chains_prune_millisecs|pages_skipped) ;;
+	*) check "KSM's $f is in $dir" [ -e $dir/$f ] ;;
+	esac
+done
+for f in pages_shared pages_sharing pages_unshared full_scans; do
+	check "$f agrees with /proc/ksmpp" [ "$(cat $dir/$f)" = "$(proc_field $f)" ]
+done
+
+check "pages_to_scan written through sysfs" sh -c "echo 777 > $dir/pages_to_scan"
+check "... seen as the module parameter" \
+	[ "$(cat /sys/module/ksmpp/parameters/pages_to_scan)" = 777 ]
+dmesg -c >/dev/null
+check "sysfs refuses pages_to_scan=0" not sh -c "echo 0 > $dir/pages_to_scan" 2>/dev/null
+check "refusal logged with the range" logged "ksmpp: invalid pages_to_scan '0': allowed are 1 to 100000"
+check "old value kept" [ "$(cat $dir/pages_to_scan)" = 777 ]
+check "sysfs refuses hint_buffer_size=1000" not sh -c "echo 1000 > $dir/hint_buffer_size" 2>/dev/null
+check "read-only figures refuse writes" not sh -c "echo 1 > $dir/pages_shared" 2>/dev/null
+check "run=1 through sysfs starts ksmppd" sh -c "echo 1 > $dir/run && sleep 1 && grep -q '^state: *running' /proc/ksmpp"
+check "run=0 through sysfs stops it" sh -c "echo 0 > $dir/run && grep -q '^state: *stopped' /proc/ksmpp"
+rmmod ksmpp
+check "$dir removed on unload" [ ! -e $dir ]
