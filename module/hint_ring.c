@@ -69,6 +69,7 @@
 #include <linux/cache.h>
 #include <linux/compiler.h>
 #include <linux/log2.h>
+#include <linux/minmax.h>
 #include <linux/slab.h>
 #include <linux/types.h>
 
@@ -275,10 +276,18 @@ u64 ksmpp_hint_ring_consumed(const struct ksmpp_hint_ring *ring)
 	return READ_ONCE(ring->consumed);
 }
 
-/* Any context; exact only when read by the consumer itself. */
+static u64 ksmpp_hint_ring_pending_at(const struct ksmpp_hint_ring *ring, u64 head);
+
+/* Consumer only: hints lost, including those overwritten not yet passed. */
 u64 ksmpp_hint_ring_dropped(const struct ksmpp_hint_ring *ring)
 {
-	return READ_ONCE(ring->dropped);
+	u64 head = (u64)atomic64_read(&ring->head);
+	u64 unseen = head - ring->last_head;
+	unsigned int i;
+
+	for (i = 0; i < ring->depth; i++)
+		unseen += ring->stack[i].hi - ring->stack[i].lo;
+	return ring->dropped + unseen - ksmpp_hint_ring_pending_at(ring, head);
 }
 
 /* Any context. */
@@ -312,13 +321,24 @@ bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
 	return false;
 }
 
-/* Consumer only: hints in the interval stack plus those not yet seen. */
-u64 ksmpp_hint_ring_pending(const struct ksmpp_hint_ring *ring)
+/*
+ * Consumer only: hints not consumed and still intact in the ring - those
+ * not seen yet and those in the interval stack, less what producers have
+ * overwritten since (which counts as dropped).
+ */
+static u64 ksmpp_hint_ring_pending_at(const struct ksmpp_hint_ring *ring, u64 head)
 {
-	u64 pending = (u64)atomic64_read(&ring->head) - ring->last_head;
+	u64 oldest = head > ring->size ? head - ring->size : 0;
+	u64 pending = head - max(ring->last_head, oldest);
 	unsigned int i;
 
 	for (i = 0; i < ring->depth; i++)
-		pending += ring->stack[i].hi - ring->stack[i].lo;
+		if (ring->stack[i].hi > oldest)
+			pending += ring->stack[i].hi - max(ring->stack[i].lo, oldest);
 	return pending;
+}
+
+u64 ksmpp_hint_ring_pending(const struct ksmpp_hint_ring *ring)
+{
+	return ksmpp_hint_ring_pending_at(ring, (u64)atomic64_read(&ring->head));
 }

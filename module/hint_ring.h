@@ -43,7 +43,7 @@ bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
 u64 ksmpp_hint_ring_pushed(const struct ksmpp_hint_ring *ring);
 /* Any context: hints returned by ksmpp_hint_ring_pop(). */
 u64 ksmpp_hint_ring_consumed(const struct ksmpp_hint_ring *ring);
-/* Any context: hints overwritten, aged out or lost to slot contention. */
+/* Consumer only: hints lost (overwritten or contended), popped past or not. */
 u64 ksmpp_hint_ring_dropped(const struct ksmpp_hint_ring *ring);
 /* Any context: pushes that gave up their slot; each is also dropped once popped past. */
 u64 ksmpp_hint_ring_contended(const struct ksmpp_hint_ring *ring);

@@ -46,6 +46,7 @@
 #include <linux/utsname.h>
 
 #include "ksmpp.h"
+#include "trace.h"
 
 /* Longest iovec array walked in a handler; later segments are not hinted. */
 #define KSMPP_HINT_MAX_SEGS	16
@@ -99,6 +100,7 @@ static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 	if (unlikely(!ring))
 		return;
 	ksmpp_hint_ring_push(ring, &hint);
+	trace_ksmpp_hint(hint.tgid, start, len, source);
 	this_cpu_inc(ksmpp_hint_counts.generated[source]);
 	this_cpu_add(ksmpp_hint_counts.bytes, len);
 }

@@ -32,6 +32,9 @@
 
 #include "ksmpp.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static int __init ksmpp_init(void)
 {
 	int err;

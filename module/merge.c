@@ -48,6 +48,7 @@
 #include <linux/xxhash.h>
 
 #include "ksmpp.h"
+#include "trace.h"
 
 /* A page that kept its content for a full pass, not merged yet. */
 struct ksmpp_unstable {
@@ -183,6 +184,8 @@ static void ksmpp_item_publish(struct ksmpp_item *item)
 		 GFP_KERNEL);
 	WRITE_ONCE(mm->ksm_merging_pages, mm->ksm_merging_pages + 1);
 	ksmpp_stats.merges++;
+	trace_ksmpp_merge(mm, item->rmap.address & PAGE_MASK,
+			  READ_ONCE(item->rmap.head->kpfn));
 }
 
 /* Unlink @item from its node; the node's folio is locked, or gone. */
@@ -675,6 +678,8 @@ int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 				break;
 			ours = folio_test_ksm(page_folio(page)) &&
 			       ksmpp_own_node(page, ksmpp_page_hash(page));
+			if (ours)
+				trace_ksmpp_unmerge(vma->vm_mm, addr, page_to_pfn(page));
 			put_page(page);
 			if (!ours)
 				break;

@@ -49,6 +49,7 @@
 #include <linux/slab.h>
 
 #include "ksmpp.h"
+#include "trace.h"
 
 DEFINE_MUTEX(ksmpp_lock);
 struct ksmpp_stats ksmpp_stats;
@@ -338,29 +339,34 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 	return used;
 }
 
-/* Visit up to @budget pages of the linear scan. */
-static void ksmpp_scan_linear(unsigned int budget)
+/* Visit up to @budget pages of the linear scan; returns the count. */
+static unsigned int ksmpp_scan_linear(unsigned int budget)
 {
+	unsigned int visited = 0;
 	struct ksmpp_mm *slot;
 	struct page *page;
 	unsigned long addr;
 
-	while (budget--) {
+	while (visited < budget) {
 		if (!ksmpp_cursor.slot) {
 			ksmpp_pass_start();
 			if (!ksmpp_cursor.slot)
-				return;		/* nobody opted in */
+				break;		/* nobody opted in */
 		}
 		page = ksmpp_scan_next(&slot, &addr);
 		if (!page) {
 			ksmpp_pass_end();
+			/* An empty pass costs a page of budget: no busy loop. */
+			budget--;
 			continue;
 		}
 		ksmpp_cmp_and_merge_page(slot, addr, page, false);
 		put_page(page);
+		visited++;
 		if (kthread_should_stop())
-			return;
+			break;
 	}
+	return visited;
 }
 
 /*
@@ -371,9 +377,16 @@ static void ksmpp_scan_batch(void)
 {
 	unsigned int budget = READ_ONCE(ksmpp_pages_to_scan);
 	unsigned int hint_budget = budget * READ_ONCE(ksmpp_hint_scan_percent) / 100;
+	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
+	unsigned long merges = ksmpp_stats.merges;
+	u64 dropped = ring ? ksmpp_hint_ring_dropped(ring) : 0;
+	unsigned int hinted, linear;
 
-	budget -= ksmpp_scan_hints(hint_budget);
-	ksmpp_scan_linear(budget);
+	hinted = ksmpp_scan_hints(hint_budget);
+	linear = ksmpp_scan_linear(budget - hinted);
+	if (ring && ksmpp_hint_ring_dropped(ring) != dropped)
+		trace_ksmpp_hints_dropped(ksmpp_hint_ring_dropped(ring) - dropped);
+	trace_ksmpp_scan_batch(hinted, linear, ksmpp_stats.merges - merges);
 }
 
 /* Unmerge all of @slot's mergeable areas. */

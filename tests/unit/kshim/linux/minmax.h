@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Userspace stand-in for <linux/minmax.h>: what the module code uses. */
+#ifndef _KSHIM_LINUX_MINMAX_H
+#define _KSHIM_LINUX_MINMAX_H
+
+#define max(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a > _b ? _a : _b; })
+#define min(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a < _b ? _a : _b; })
+
+#endif
