@@ -4,6 +4,8 @@
 #   make test [KERNELS="6.1 7.x"] [TESTS="unit params"]   all tests
 #   make demo [KERNELS=6.1]                               the main job in a VM
 #   make module KVER=$(uname -r)                          build for a host kernel
+#   make ksmppctl                                         the tool, in build/ksmppctl/
+#   make deb                                              ksmpp-dkms and ksmppctl .debs, in build/deb/
 # Kernel lines: 6.1 6.12-deb12 6.12-deb13 7.x.
 
 KERNELS ?=
@@ -11,13 +13,19 @@ TESTS ?=
 KVER ?= $(shell uname -r)
 export KERNELS TESTS
 
-.PHONY: test demo module clean
+.PHONY: test demo module ksmppctl deb clean
 
 test:
 	scripts/test.sh
 
 demo:
 	scripts/demo.sh
+
+ksmppctl:
+	$(MAKE) -C tools/ksmppctl
+
+deb:
+	scripts/deb.sh
 
 module:
 	$(MAKE) -C /lib/modules/$(KVER)/build M=$(CURDIR) modules

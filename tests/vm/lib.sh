@@ -13,12 +13,29 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
+# check_merging NAME COMMAND...: check, for a test program that waits for the
+# engine to merge: once one has failed, the next ones wait less (15 s for a
+# merge, 5 s for counters), so that a group ends in time even against an
+# engine that merges nothing.
+check_merging() {
+	local name=$1
+	shift
+	if "$@"; then
+		pass "$name"
+	else
+		fail "$name"
+		export KSMPP_MERGE_TIMEOUT=15 KSMPP_COUNTER_TIMEOUT=5
+	fi
+}
+
 not() { ! "$@"; }
 loaded() { grep -q '^ksmpp ' /proc/modules; }
 unload() { ! loaded || rmmod ksmpp; }
 
 # proc_field KEY: the value of KEY in /proc/ksmpp.
 proc_field() { sed -n "s/^$1: *//p" /proc/ksmpp; }
+# state_is STATE: ksmpp's state (/proc/ksmpp) is STATE.
+state_is() { [ "$(proc_field state 2>/dev/null)" = "$1" ]; }
 
 # ksmpp_log: the module's own kernel log lines since the last dmesg -c
 # (the kernel's notes about loading an unsigned out-of-tree module left out).
@@ -28,3 +45,78 @@ ksmpp_log() {
 
 # logged TEXT: TEXT appears in the kernel log since the last dmesg -c.
 logged() { dmesg | grep -qF -- "$1"; }
+
+# The merge engine the merging tests drive: ksmpp (the module, default) or
+# ksm (the kernel's own KSM, to check the tests themselves). From the
+# environment or the kernel command line (ksmppengine=, see scripts/vm.sh).
+KSMPP_ENGINE=${KSMPP_ENGINE:-${ksmppengine:-ksmpp}}
+export KSMPP_ENGINE
+KSM_SYSFS=/sys/kernel/mm/ksm
+KSMPP_PARAMS=/sys/module/ksmpp/parameters
+
+# engine_start [PAGES_TO_SCAN [SLEEP_MILLISECS]]: the engine merges from now
+# on, at 1000 pages every 10 ms unless told otherwise.
+engine_start() {
+	local pages=${1:-1000} sleep=${2:-10}
+	if [ "$KSMPP_ENGINE" = ksm ]; then
+		echo "$pages" > $KSM_SYSFS/pages_to_scan &&
+			echo "$sleep" > $KSM_SYSFS/sleep_millisecs &&
+			echo 1 > $KSM_SYSFS/run
+	elif loaded; then
+		echo "$pages" > $KSMPP_PARAMS/pages_to_scan &&
+			echo "$sleep" > $KSMPP_PARAMS/sleep_millisecs &&
+			echo 1 > $KSMPP_PARAMS/run
+	else
+		insmod $KSMPP_KO pages_to_scan="$pages" sleep_millisecs="$sleep" run=1
+	fi
+}
+
+# engine_unmerge: unmerge everything and stop (run=2); returns once done.
+engine_unmerge() {
+	if [ "$KSMPP_ENGINE" = ksm ]; then
+		echo 2 > $KSM_SYSFS/run
+	else
+		echo 2 > $KSMPP_PARAMS/run && wait_for 60 state_is stopped
+	fi
+}
+
+# engine_stop: no more merging and nothing left merged: ksmpp unloaded
+# (which unmerges), or KSM's run=2.
+engine_stop() {
+	if [ "$KSMPP_ENGINE" = ksm ]; then
+		echo 2 > $KSM_SYSFS/run
+	else
+		unload
+	fi
+}
+
+# engine_counter NAME: pages_shared, pages_sharing, full_scans... of the
+# engine under test.
+engine_counter() {
+	if [ "$KSMPP_ENGINE" = ksm ]; then
+		cat $KSM_SYSFS/"$1"
+	else
+		proc_field "$1"
+	fi
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 100 ms until it succeeds;
+# fails when SECONDS have passed.
+wait_for() {
+	local left=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ $left -gt 0 ] || return 1
+		sleep 0.1
+		left=$((left - 1))
+	done
+}
+
+# kmod_load NAME: load the Debian kernel module NAME and what it needs, as
+# scripts/guest-modules.sh packed them in /kmod.
+kmod_load() {
+	local ko
+	while read -r ko; do
+		grep -q "^${ko%.ko} " /proc/modules || insmod "/kmod/$ko" || return 1
+	done < "/kmod/$1.load"
+}

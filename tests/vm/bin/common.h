@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the guest test programs: page contents that every
+ * process can produce on its own, physical frames from /proc/PID/pagemap,
+ * the merge engine's counters, bounded waiting and reporting.
+ */
+#ifndef KSMPP_TEST_COMMON_H
+#define KSMPP_TEST_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PAGE_SIZE	4096UL
+#define HUGE_SIZE	(2UL << 20)
+
+/* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAPPED	(1ULL << 62)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+/* The program's name in every line it prints (set by main). */
+extern const char *prog;
+
+/* Print one line "PROG: message" to stdout. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "PROG: error: message" to stderr and exit 1. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Count a failed expectation: print "PROG: FAIL: message" unless COND. */
+bool expect(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The number of failed expectations so far. */
+int failures(void);
+/* Exit with the verdict: "PROG: ok: WHAT" and 0, or a FAIL line and 1. */
+void finish(const char *what) __attribute__((noreturn));
+
+/* Milliseconds since an arbitrary start (CLOCK_MONOTONIC). */
+uint64_t now_ms(void);
+void sleep_ms(unsigned int ms);
+/*
+ * Poll COND(ARG) every 100 ms until it holds (true) or TIMEOUT_S seconds
+ * have passed (false).
+ */
+bool wait_until(bool (*cond)(void *arg), void *arg, unsigned int timeout_s);
+
+/* The number of seconds in environment variable NAME, or FALLBACK. */
+unsigned int seconds_from_env(const char *name, unsigned int fallback);
+
+/* Deterministic pseudo-random numbers (splitmix64). */
+uint64_t rng_next(uint64_t *state);
+/* A number in [0, n). */
+uint64_t rng_below(uint64_t *state, uint64_t n);
+
+/*
+ * "Page INDEX of set SET": 4096 bytes that depend only on (SET, INDEX),
+ * never all zero, different for every (SET, INDEX). Processes fill their
+ * own memory with it to make identical pages without sharing them by fork.
+ */
+void fill_page(void *page, uint32_t set, uint32_t index);
+/* Whether PAGE holds page INDEX of set SET, byte for byte. */
+bool page_matches(const void *page, uint32_t set, uint32_t index);
+
+/*
+ * NPAGES pagemap entries of process PID from address ADDR into OUT
+ * (0 where the range is not mapped). Dies if pagemap cannot be read.
+ */
+void pagemap_read(pid_t pid, uintptr_t addr, size_t npages, uint64_t *out);
+/* The frame of a pagemap entry, 0 if the page is not present. */
+static inline uint64_t pm_pfn(uint64_t entry)
+{
+	return (entry & PM_PRESENT) ? entry & PM_PFN_MASK : 0;
+}
+
+/* The merge engine under test: "ksmpp" (default) or "ksm" (KSMPP_ENGINE). */
+const char *engine_name(void);
+/*
+ * Run the test library's engine_ACTION shell function (/tests/lib.sh), e.g.
+ * "start", "stop", "unmerge", "start 5000 1". Returns its exit status.
+ * With KSMPP_ENGINE_CONTROL=none the engine is left as it is (0).
+ */
+int engine(const char *action);
+/*
+ * Run engine_stop when the program exits (from the process that called
+ * this, not from its children); a failure of it fails the program.
+ */
+void stop_engine_at_exit(void);
+/*
+ * A value of the engine under test as text: a /proc/ksmpp field or the
+ * file of that name in /sys/kernel/mm/ksm, into OUT; false if unreadable.
+ */
+bool engine_text(const char *name, char *out, size_t size);
+/*
+ * A counter of the engine under test: a /proc/ksmpp field or the file of
+ * that name in /sys/kernel/mm/ksm. -1 if it cannot be read.
+ */
+long engine_counter(const char *name);
+/*
+ * Wait up to TIMEOUT_S seconds until pages_shared and pages_sharing equal
+ * SHARED and SHARING; an expectation (printed, counted) either way.
+ */
+bool expect_engine_counters(long shared, long sharing, unsigned int timeout_s);
+
+/* /proc/PID/ksm_merging_pages, -1 if missing. */
+long proc_ksm_merging_pages(pid_t pid);
+/* A "Key: N kB" field of /proc/PID/status, -1 if missing. */
+long proc_status_kb(pid_t pid, const char *key);
+/* The "Key: N kB" field of the mapping at ADDR in /proc/PID/smaps, -1. */
+long smaps_field_kb(pid_t pid, uintptr_t addr, const char *key);
+
+/*
+ * Move the memory [BASE, BASE + SIZE) to another address with mremap (page
+ * by page if it spans several mappings); the new address, or MAP_FAILED
+ * (errno set).
+ */
+void *move_region(void *base, size_t size);
+
+/* Write TEXT to the file PATH; 0 or -errno. */
+int write_file(const char *path, const char *text);
+/* Read a file into BUF (NUL-terminated); bytes read or -errno. */
+long read_file(const char *path, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksm-merge SCENARIO: processes with identical MADV_MERGEABLE memory get it
+ * merged by the engine under test, and merged memory behaves like private
+ * memory through copy-on-write, fork, exit, munmap, mremap, mprotect,
+ * MADV_UNMERGEABLE and transparent huge pages.
+ * Each scenario starts the engine (engine_start of /tests/lib.sh), checks,
+ * prints one "ok" or "FAIL" line, stops the engine (engine_stop) and exits
+ * 0 or 1.
+ */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Pages every worker holds in common, and pages of its own. */
+#define SHARED		512
+#define UNIQUE		32
+#define ALL		(SHARED + UNIQUE)
+
+/* Sets written over merged pages. */
+#define COW_SET		7
+#define CHILD_SET	8
+#define PARENT_SET	9
+
+/*
+ * N processes with SHARED identical pages each: merged, pages of different
+ * content apart, counters and contents right.
+ */
+static void processes(struct pool *pool, unsigned int n, size_t shared)
+{
+	unsigned int workers = pool_merged_workers(pool, n, shared, UNIQUE), w;
+
+	for (w = 0; w < n; w++)
+		expect(pool_all_distinct(pool, WORKER(w), 0, shared + UNIQUE),
+		       "worker %u: two of its different pages share a frame", w);
+	expect(pool_all_distinct(pool, workers, shared, UNIQUE),
+	       "pages of different content share a frame across workers");
+	expect_engine_counters((long)shared, (long)((n - 1) * shared), COUNTER_TIMEOUT);
+	pool_expect_merging_pages(pool, workers, (long)shared, COUNTER_TIMEOUT);
+	pool_expect_intact(pool, workers, "merged");
+}
+
+/* 8 MiB each. */
+static void scenario_two(struct pool *pool)
+{
+	processes(pool, 2, 2048);
+}
+
+/* 2 MiB each. */
+static void scenario_four(struct pool *pool)
+{
+	processes(pool, 4, 512);
+}
+
+/* A write to merged pages gives the writer pages of its own, others keep theirs. */
+static void scenario_cow(struct pool *pool)
+{
+	const size_t written = 64;
+	unsigned int workers = pool_merged_workers(pool, 3, SHARED, UNIQUE), others;
+	uint64_t *before = pool_frames(pool, 0, 0, written), *after, *other;
+
+	others = workers & ~WORKER(0);
+	pool_fill(pool, 0, 0, written, COW_SET);
+	after = pool_frames(pool, 0, 0, written);
+	other = pool_frames(pool, 1, 0, written);
+	pool_expect_intact(pool, workers, "after the write");
+	expect(count_equal(before, after, written) == 0,
+	       "writer kept %zu of %zu written frames", count_equal(before, after, written),
+	       written);
+	expect(count_equal(before, other, written) == written,
+	       "the others lost the merged frames of written pages");
+	expect(pool_count_merged(pool, others, 0, SHARED) == SHARED,
+	       "the others no longer share all pages");
+	expect(pool_count_merged(pool, workers, written, SHARED - written) == SHARED - written,
+	       "pages nobody wrote are no longer merged");
+	expect_engine_counters(SHARED, 2 * SHARED - (long)written, COUNTER_TIMEOUT);
+	free(before);
+	free(after);
+	free(other);
+}
+
+/* A child forked after the merge maps the merged frames; writes stay apart. */
+static void scenario_fork(struct pool *pool)
+{
+	const size_t part = 32;
+	unsigned int workers = pool_merged_workers(pool, 2, SHARED, UNIQUE), child;
+
+	child = pool_fork(pool, 0);
+	workers |= WORKER(child);
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "the child does not map the merged frames");
+	pool_expect_intact(pool, WORKER(child), "child after fork");
+
+	pool_fill(pool, child, 0, part, CHILD_SET);
+	pool_expect_intact(pool, workers, "after the child's write");
+	expect(pool_count_merged(pool, WORKER(0) | WORKER(1), 0, SHARED) == SHARED,
+	       "the child's write changed the parent's frames");
+	expect(pool_count_merged(pool, WORKER(0) | WORKER(child), 0, part) == 0,
+	       "the child's written pages still share the parent's frames");
+
+	pool_fill(pool, 0, part, part, PARENT_SET);
+	pool_expect_intact(pool, workers, "after the parent's write");
+	expect(pool_count_merged(pool, WORKER(1) | WORKER(child), part, part) == part,
+	       "the parent's write changed the child's frames");
+	expect(pool_count_merged(pool, workers, 2 * part, SHARED - 2 * part) ==
+	       SHARED - 2 * part, "pages nobody wrote are no longer merged");
+	/* Written pages keep two mappings each, the others three. */
+	expect_engine_counters(SHARED, 2 * SHARED - 2 * (long)part, COUNTER_TIMEOUT);
+}
+
+/* A sharer exits: the others keep frames and contents. */
+static void scenario_exit(struct pool *pool)
+{
+	unsigned int workers = pool_merged_workers(pool, 3, SHARED, UNIQUE);
+	uint64_t *before = pool_frames(pool, 0, 0, SHARED), *after;
+
+	pool_exit(pool, 2);
+	workers &= ~WORKER(2);
+	after = pool_frames(pool, 1, 0, SHARED);
+	expect(count_equal(before, after, SHARED) == SHARED, "frames changed when a sharer exited");
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "the remaining sharers no longer share");
+	pool_expect_intact(pool, workers, "after a sharer exited");
+	expect_engine_counters(SHARED, SHARED, COUNTER_TIMEOUT);
+	free(before);
+	free(after);
+}
+
+/* Part of a merged region is unmapped: the rest stays merged and intact. */
+static void scenario_munmap(struct pool *pool)
+{
+	const size_t first = 128, count = 128;
+	unsigned int workers = pool_merged_workers(pool, 2, SHARED, UNIQUE);
+
+	if (pool_call(pool, 0, OP_MUNMAP, first, count, 0))
+		die("munmap failed");
+	pool_expect_intact(pool, workers, "after munmap");
+	expect(pool_count_merged(pool, workers, 0, first) == first &&
+	       pool_count_merged(pool, workers, first + count, SHARED - first - count) ==
+	       SHARED - first - count, "pages left mapped are no longer merged");
+	expect(pool_count_merged(pool, WORKER(1), first, count) == count,
+	       "the other process lost pages unmapped by the first");
+	expect_engine_counters(SHARED, SHARED - (long)count, COUNTER_TIMEOUT);
+}
+
+/* A merged region moves: contents kept, sharing kept or merged again. */
+static void scenario_mremap(struct pool *pool)
+{
+	unsigned int workers = pool_merged_workers(pool, 2, SHARED, UNIQUE);
+	uintptr_t old_base = pool_base(pool, 0);
+	size_t kept;
+
+	if (pool_call(pool, 0, OP_MREMAP, 0, 0, 0) < 0)
+		die("mremap failed");
+	expect(pool_base(pool, 0) != old_base, "the region did not move");
+	kept = pool_count_merged(pool, workers, 0, SHARED);
+	pool_expect_intact(pool, workers, "after mremap");
+	say("%zu of %d pages still merged right after the move", kept, SHARED);
+	pool_expect_merged(pool, workers, 0, SHARED, MERGE_TIMEOUT, "after mremap");
+	pool_expect_intact(pool, workers, "merged again after mremap");
+	expect_engine_counters(SHARED, SHARED, COUNTER_TIMEOUT);
+}
+
+/* A merged region made read-only stays readable, merged and intact. */
+static void scenario_mprotect(struct pool *pool)
+{
+	const size_t written = 16;
+	unsigned int workers = pool_merged_workers(pool, 2, SHARED, UNIQUE);
+
+	if (pool_call(pool, 0, OP_MPROTECT, PROT_READ, 0, 0))
+		die("mprotect failed");
+	pool_expect_intact(pool, workers, "read-only");
+	/* Let the scanner pass over the read-only region a few times. */
+	sleep_ms(2000);
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "pages no longer merged while read-only");
+	pool_expect_intact(pool, workers, "read-only, after scanning");
+
+	if (pool_call(pool, 0, OP_MPROTECT, PROT_READ | PROT_WRITE, 0, 0))
+		die("mprotect failed");
+	pool_fill(pool, 0, 0, written, COW_SET);
+	pool_expect_intact(pool, workers, "written after making it writable again");
+	expect(pool_count_merged(pool, workers, 0, written) == 0,
+	       "written pages still merged");
+	expect_engine_counters(SHARED, SHARED - (long)written, COUNTER_TIMEOUT);
+}
+
+/* MADV_UNMERGEABLE gives that process frames of its own, contents intact. */
+static void scenario_unmergeable(struct pool *pool)
+{
+	unsigned int workers = pool_merged_workers(pool, 3, SHARED, UNIQUE);
+
+	if (pool_call(pool, 0, OP_MADVISE, 0, ALL, MADV_UNMERGEABLE))
+		die("madvise(MADV_UNMERGEABLE) failed");
+	expect(pool_all_distinct(pool, WORKER(0) | WORKER(1), 0, SHARED),
+	       "pages of the unmergeable process still share frames");
+	expect(pool_count_merged(pool, WORKER(1) | WORKER(2), 0, SHARED) == SHARED,
+	       "the other processes no longer share");
+	pool_expect_intact(pool, workers, "after MADV_UNMERGEABLE");
+	sleep_ms(2000);
+	expect(pool_count_merged(pool, WORKER(0) | WORKER(1), 0, SHARED) == 0,
+	       "the unmergeable region was merged again");
+	expect_engine_counters(SHARED, SHARED, COUNTER_TIMEOUT);
+	pool_expect_merging_pages(pool, WORKER(0), 0, COUNTER_TIMEOUT);
+}
+
+/* Make sure transparent huge pages can be had for MADV_HUGEPAGE areas. */
+static void enable_thp(void)
+{
+	const char *knob = "/sys/kernel/mm/transparent_hugepage/enabled";
+	char buf[128];
+
+	if (read_file(knob, buf, sizeof(buf)) <= 0)
+		die("%s: cannot read it", knob);
+	if (strstr(buf, "[never]") && write_file(knob, "madvise"))
+		die("%s: cannot enable madvise mode", knob);
+}
+
+/* Identical THP-backed regions: split and merged, contents intact. */
+static void scenario_thp(struct pool *pool)
+{
+	const size_t pages = 2 * HUGE_SIZE / PAGE_SIZE;
+	unsigned int w, workers = 0;
+	uint64_t start;
+
+	enable_thp();
+	for (w = 0; w < 2; w++) {
+		long huge_kb;
+
+		pool_spawn(pool);
+		workers |= WORKER(w);
+		if (pool_call(pool, w, OP_MAP, pages, POOL_HUGE_ALIGNED, 0) < 0 ||
+		    pool_call(pool, w, OP_MADVISE, 0, pages, MADV_HUGEPAGE))
+			die("worker %u: huge page area setup failed", w);
+		pool_fill(pool, w, 0, pages, SHARED_SET);
+		huge_kb = smaps_field_kb(pool_pid(pool, w), pool_base(pool, w), "AnonHugePages");
+		if (!expect(huge_kb == (long)(pages * PAGE_SIZE / 1024),
+			    "worker %u: AnonHugePages %ld kB before merging, expected %zu", w,
+			    huge_kb, pages * PAGE_SIZE / 1024))
+			finish("huge pages");
+		if (pool_call(pool, w, OP_MADVISE, 0, pages, MADV_MERGEABLE))
+			die("worker %u: madvise(MADV_MERGEABLE) failed", w);
+	}
+	start = now_ms();
+	if (engine("start"))
+		die("engine_start failed");
+	if (!pool_expect_merged(pool, workers, 0, pages, MERGE_TIMEOUT, "huge pages"))
+		finish("huge pages merge");
+	say("2 huge-page-backed regions: %zu pages merged in %llu ms", pages,
+	    (unsigned long long)(now_ms() - start));
+	for (w = 0; w < 2; w++)
+		expect(smaps_field_kb(pool_pid(pool, w), pool_base(pool, w), "AnonHugePages") == 0,
+		       "worker %u: huge pages left after merging all their pages", w);
+	pool_expect_intact(pool, workers, "huge pages merged");
+	expect_engine_counters((long)pages, (long)pages, COUNTER_TIMEOUT);
+}
+
+static const struct {
+	const char *name;
+	void (*run)(struct pool *pool);
+	const char *what;
+} scenarios[] = {
+	{ "two", scenario_two, "two processes merge" },
+	{ "four", scenario_four, "four processes merge" },
+	{ "cow", scenario_cow, "copy-on-write isolates the writer" },
+	{ "fork", scenario_fork, "fork after merge, writes isolated both ways" },
+	{ "exit", scenario_exit, "a sharer exits, the others stay intact" },
+	{ "munmap", scenario_munmap, "munmap of part of a merged region" },
+	{ "mremap", scenario_mremap, "mremap of a merged region" },
+	{ "mprotect", scenario_mprotect, "read-only merged region" },
+	{ "unmergeable", scenario_unmergeable, "MADV_UNMERGEABLE unmerges one process" },
+	{ "thp", scenario_thp, "huge-page-backed regions merge" },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	prog = "ksm-merge";
+	stop_engine_at_exit();
+	for (i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		struct pool *pool;
+
+		if (strcmp(argv[1], scenarios[i].name))
+			continue;
+		say("%s (engine %s)", scenarios[i].what, engine_name());
+		pool = pool_create();
+		scenarios[i].run(pool);
+		pool_destroy(pool);
+		finish(scenarios[i].what);
+	}
+	fprintf(stderr, "usage: %s SCENARIO; scenarios:", prog);
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		fprintf(stderr, " %s", scenarios[i].name);
+	fprintf(stderr, "\n");
+	return 2;
+}

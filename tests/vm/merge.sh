@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Identical MADV_MERGEABLE memory of several processes gets merged (frames
+# compared through pagemap, counters, /proc/PID/ksm_merging_pages), and
+# merged memory stays private through copy-on-write, fork, exit, munmap,
+# mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages.
+# Each scenario is one program run (tests/vm/bin/ksm-merge.c) that starts
+# and stops the engine itself.
+. /tests/lib.sh
+
+check_merging "two processes merge" ksm-merge two
+check_merging "four processes merge" ksm-merge four
+check_merging "copy-on-write isolates the writer" ksm-merge cow
+check_merging "fork after merge: writes isolated both ways" ksm-merge fork
+check_merging "a sharer exits: the others intact" ksm-merge exit
+check_merging "munmap of part of a merged region" ksm-merge munmap
+check_merging "mremap of a merged region" ksm-merge mremap
+check_merging "mprotect(PROT_READ) on a merged region" ksm-merge mprotect
+check_merging "MADV_UNMERGEABLE unmerges that process" ksm-merge unmergeable
+check_merging "huge-page-backed regions split and merge" ksm-merge thp
