@@ -136,6 +136,11 @@ extern struct mutex ksmpp_lock;
 int ksmpp_scanner_init(void);
 void ksmpp_scanner_exit(void);
 int ksmpp_set_run(unsigned int run);
+int ksmpp_give_way_to_ksm(void);
+
+/* The hook on /sys/kernel/mm/ksm/run (ksm_guard.c). */
+int ksmpp_ksm_guard_init(void);
+void ksmpp_ksm_guard_exit(void);
 void ksmpp_scanner_wake(void);
 
 /* Merging (merge.c); all under ksmpp_lock. */

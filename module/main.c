@@ -22,7 +22,8 @@
  *             genuine KSM pages (stable node and rmap items in the
  *             kernel's layout), so COW, fork, swap and migration work.
  * hooks.c holds the probes, hint_ring.c the ring, scanner.c ksmppd, merge.c
- * the content index and the merging; compat.c and
+ * the content index and the merging; ksm_guard.c keeps kernel KSM off
+ * ksmpp's pages; compat.c and
  * compat.h everything that differs between kernel versions; params.c the
  * tunables; procfs.c the /proc/ksmpp report; sysfs.c /sys/kernel/mm/ksmpp.
  */
@@ -45,9 +46,12 @@ static int __init ksmpp_init(void)
 	err = ksmpp_merge_init();
 	if (err)
 		return err;
-	err = ksmpp_hooks_init();
+	err = ksmpp_ksm_guard_init();
 	if (err)
 		goto merge_exit;
+	err = ksmpp_hooks_init();
+	if (err)
+		goto guard_exit;
 	err = ksmpp_scanner_init();
 	if (err)
 		goto hooks_exit;
@@ -66,6 +70,8 @@ scanner_exit:
 	ksmpp_scanner_exit();
 hooks_exit:
 	ksmpp_hooks_exit();
+guard_exit:
+	ksmpp_ksm_guard_exit();
 merge_exit:
 	ksmpp_merge_exit();
 	return err;
@@ -77,6 +83,8 @@ static void __exit ksmpp_exit(void)
 	ksmpp_procfs_exit();
 	ksmpp_scanner_exit();
 	ksmpp_hooks_exit();
+	/* Only now that no page of ksmpp's is left may kernel KSM start freely. */
+	ksmpp_ksm_guard_exit();
 	ksmpp_merge_exit();
 	pr_info("unloaded\n");
 }

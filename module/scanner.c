@@ -27,8 +27,8 @@
  *
  * Kernel KSM must not run beside ksmpp: its ksmd would take ksmpp's pages
  * for its own and corrupt its trees. ksmppd therefore does not scan while
- * /sys/kernel/mm/ksm/run is 1 (state "blocked"), and if KSM starts while
- * ksmpp has merged pages, ksmpp unmerges them at once.
+ * /sys/kernel/mm/ksm/run is 1 (state "blocked"), and a write that starts
+ * KSM first unmerges ksmpp's pages (ksm_guard.c).
  *
  * run=2 and module unload unmerge everything: every mergeable area of every
  * registered process is walked and ksmpp's pages are faulted into private
@@ -466,6 +466,26 @@ static void ksmpp_update_state(void)
 		pr_info("kernel KSM stopped: ksmpp merges again\n");
 	}
 	WRITE_ONCE(ksmpp_state, state);
+}
+
+/*
+ * Kernel KSM is being started (ksm_guard.c): unmerge all of ksmpp's pages
+ * first, so that ksmd never meets one. Under ksmpp_lock, which the caller
+ * keeps until KSM's run flag is set.
+ */
+int ksmpp_give_way_to_ksm(void)
+{
+	int err;
+
+	if (!ksmpp_ready)
+		return 0;
+	if (ksmpp_stats.pages_shared)
+		pr_info("kernel KSM is starting: unmerging ksmpp's pages first\n");
+	WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
+	err = ksmpp_unmerge_all(true);
+	WRITE_ONCE(ksmpp_state, KSMPP_STOPPED);
+	ksmpp_scanner_wake();
+	return err;
 }
 
 static int ksmpp_thread_fn(void *unused)

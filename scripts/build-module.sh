@@ -35,8 +35,10 @@ kbuild() {
 }
 
 # DKMS and 7.x's objtool read /proc: mount it in the chroot meanwhile.
-mountpoint -q "$CHROOT/proc" || mount -t proc proc "$CHROOT/proc"
-trap 'umount "$CHROOT/proc"' EXIT
+if ! mountpoint -q "$CHROOT/proc"; then
+	mount -t proc proc "$CHROOT/proc"
+	trap 'umount "$CHROOT/proc"' EXIT
+fi
 
 # Warnings fail the project's own builds (not a user's DKMS build).
 kbuild ksmpp KCFLAGS=-Werror

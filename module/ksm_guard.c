@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmpp: keeping kernel KSM's ksmd off ksmpp's pages.
+ *
+ * ksmd must never scan while ksmpp has merged pages: it would take them for
+ * KSM pages forked from its own, append its rmap items to ksmpp's nodes and
+ * later free those nodes into its own cache. Noticing "run" become 1 from
+ * ksmppd is too late (ksmd starts at once), so ksmpp steps in front of the
+ * write itself: an ftrace hook on the store function of
+ * /sys/kernel/mm/ksm/run (found through that very file, not by a name that
+ * other files share) sends the write to ksmpp_ksm_run_store(). When the
+ * write starts KSM, that first unmerges all of ksmpp's pages, holding
+ * ksmpp_lock so that ksmppd cannot merge again before KSM is running, then
+ * calls the kernel's store function, which ksmppd will then see. A signal
+ * during the unmerge fails the write with -EINTR, and KSM is not started.
+ * The hook lets ksmpp's own call through (its caller is in this module).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ftrace.h>
+#include <linux/kernfs.h>
+#include <linux/kobject.h>
+#include <linux/module.h>
+#include <linux/sysfs.h>
+#include <linux/utsname.h>
+
+#include "ksmpp.h"
+
+/* 6.1 names the setter ftrace_instruction_pointer_set(). */
+#ifdef ftrace_instruction_pointer_set
+#define ftrace_regs_set_instruction_pointer(fregs, ip) \
+	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
+/* KSM's run_store(), reached only through this static call (IBT). */
+ssize_t ksmpp_proto_run_store(struct kobject *kobj, struct kobj_attribute *attr,
+			      const char *buf, size_t count);
+DEFINE_STATIC_CALL_NULL(ksmpp_kernel_run_store, ksmpp_proto_run_store);
+
+static unsigned long ksmpp_kernel_run_store_addr;
+
+static ssize_t notrace ksmpp_ksm_run_store(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   const char *buf, size_t count)
+{
+	unsigned int flags;
+	ssize_t ret;
+
+	if (kstrtouint(buf, 10, &flags) || !(flags & KSMPP_KERNEL_KSM_RUN_MERGE))
+		return static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
+
+	mutex_lock(&ksmpp_lock);
+	ret = ksmpp_give_way_to_ksm();
+	if (!ret)
+		ret = static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
+	mutex_unlock(&ksmpp_lock);
+	return ret;
+}
+
+static void notrace ksmpp_ksm_run_hook(unsigned long ip, unsigned long parent_ip,
+				       struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	if (!within_module(parent_ip, THIS_MODULE))
+		ftrace_regs_set_instruction_pointer(fregs,
+						    (unsigned long)ksmpp_ksm_run_store);
+}
+
+static struct ftrace_ops ksmpp_ksm_run_ops = {
+	.func = ksmpp_ksm_run_hook,
+	.flags = FTRACE_OPS_FL_IPMODIFY
+#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+		 | FTRACE_OPS_FL_SAVE_REGS
+#endif
+	,
+};
+
+/* The store function behind /sys/kernel/mm/ksm/run, from the file itself. */
+static unsigned long ksmpp_find_ksm_run_store(void)
+{
+	struct kernfs_node *dir, *file;
+	unsigned long store = 0;
+
+	dir = kernfs_find_and_get(ksmpp_kernel_mm_kobj->sd, "ksm");
+	if (!dir)
+		return 0;
+	file = kernfs_find_and_get(dir, "run");
+	if (file) {
+		struct attribute *attr = file->priv;
+
+		store = (unsigned long)container_of(attr, struct kobj_attribute, attr)->store;
+		kernfs_put(file);
+	}
+	kernfs_put(dir);
+	return store;
+}
+
+int ksmpp_ksm_guard_init(void)
+{
+	int err;
+
+	ksmpp_kernel_run_store_addr = ksmpp_find_ksm_run_store();
+	if (!ksmpp_kernel_run_store_addr) {
+		pr_err("kernel %s: /sys/kernel/mm/ksm/run not found, not loading\n",
+		       init_utsname()->release);
+		return -ENOENT;
+	}
+	static_call_update(ksmpp_kernel_run_store, (void *)ksmpp_kernel_run_store_addr);
+	err = ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 0, 0);
+	if (!err)
+		err = register_ftrace_function(&ksmpp_ksm_run_ops);
+	if (err) {
+		ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
+		pr_err("kernel %s: cannot hook /sys/kernel/mm/ksm/run (error %d), not loading\n",
+		       init_utsname()->release, err);
+	}
+	return err;
+}
+
+void ksmpp_ksm_guard_exit(void)
+{
+	unregister_ftrace_function(&ksmpp_ksm_run_ops);
+	ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
+}
