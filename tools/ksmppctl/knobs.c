@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ksmppctl: the module's tunables, checked as module/params.c checks them.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ksmppctl.h"
+#include "knobs.h"
+
+const struct ksmpp_knob ksmpp_knobs[] = {
+	{ "run", 0, 0, 2, false,
+	  "0 stop, 1 merge, 2 unmerge everything and stop" },
+	{ "pages_to_scan", 100, 1, 100000, false,
+	  "pages the scanner visits per wake-up" },
+	{ "sleep_millisecs", 20, 0, 60000, false,
+	  "milliseconds the scanner sleeps between batches" },
+	{ "max_page_sharing", 256, 2, 32768, false,
+	  "most mappings of one merged page" },
+	{ "hint_buffer_size", 1024, 16, 1048576, true,
+	  "entries of the I/O hint ring, a power of two" },
+	{ "hint_scan_percent", 50, 0, 100, false,
+	  "most of each batch that hinted pages may take (0: no hints)" },
+};
+
+const size_t ksmpp_nknobs = ARRAY_SIZE(ksmpp_knobs);
+
+const struct ksmpp_knob *knob_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ksmpp_nknobs; i++)
+		if (!strcmp(ksmpp_knobs[i].name, name))
+			return &ksmpp_knobs[i];
+	return NULL;
+}
+
+static int digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return 99;
+}
+
+int knob_parse_uint(const char *s, unsigned int *value)
+{
+	unsigned long long v = 0;
+	unsigned int base = 10;
+	const char *start;
+
+	if (*s == '+')
+		s++;
+	/* The kernel's _parse_integer_fixup_radix(). */
+	if (s[0] == '0') {
+		if (tolower((unsigned char)s[1]) == 'x' &&
+		    isxdigit((unsigned char)s[2])) {
+			base = 16;
+			s += 2;
+		} else {
+			base = 8;
+		}
+	}
+	for (start = s; digit_value(*s) < (int)base; s++) {
+		v = v * base + (unsigned int)digit_value(*s);
+		if (v > UINT_MAX)
+			return -1;
+	}
+	if (s == start || *s)
+		return -1;
+	*value = (unsigned int)v;
+	return 0;
+}
+
+static bool is_power_of_2(unsigned int v)
+{
+	return v && !(v & (v - 1));
+}
+
+int knob_check(const struct ksmpp_knob *knob, const char *text,
+	       unsigned int *value, char *err, size_t errlen)
+{
+	unsigned int v;
+
+	if (knob_parse_uint(text, &v) || v < knob->min || v > knob->max ||
+	    (knob->power_of_2 && !is_power_of_2(v))) {
+		snprintf(err, errlen, "invalid %s '%s': allowed are %s%u to %u",
+			 knob->name, text,
+			 knob->power_of_2 ? "powers of two from " : "",
+			 knob->min, knob->max);
+		return -1;
+	}
+	*value = v;
+	return 0;
+}
+
+void knob_names(char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < ksmpp_nknobs && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 ksmpp_knobs[i].name);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
+			  unsigned int *value, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	char name[64], names[256];
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	if (len >= sizeof(name))
+		len = sizeof(name) - 1;
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	*knob = knob_find(name);
+	if (!*knob) {
+		knob_names(names, sizeof(names));
+		snprintf(err, errlen, "unknown parameter '%s': known are %s",
+			 name, names);
+		return -1;
+	}
+	if (!eq) {
+		snprintf(err, errlen, "parameter %s needs a value: %s=VALUE",
+			 name, name);
+		return -1;
+	}
+	return knob_check(*knob, eq + 1, value, err, errlen);
+}

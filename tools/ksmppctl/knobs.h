@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ksmppctl: the module's tunables and their allowed values.
+ *
+ * The table mirrors module/params.c (KSMPP_UINT_PARAM): the same names,
+ * defaults, ranges and power-of-two rule, so that a bad value is refused
+ * before anything reaches the kernel, with the kernel's own wording. A unit
+ * test (tests/unit/test_ksmppctl_knobs.c) compares the two.
+ */
+#ifndef KSMPPCTL_KNOBS_H
+#define KSMPPCTL_KNOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ksmpp_knob {
+	const char *name;	/* parameter and /sys/kernel/mm/ksmpp file */
+	unsigned int def;	/* the module's default */
+	unsigned int min;	/* smallest allowed value */
+	unsigned int max;	/* largest allowed value */
+	bool power_of_2;	/* value must also be a power of two */
+	const char *desc;	/* one line, for --help and the man page */
+};
+
+extern const struct ksmpp_knob ksmpp_knobs[];
+extern const size_t ksmpp_nknobs;
+
+/* The knob called @name, or NULL. */
+const struct ksmpp_knob *knob_find(const char *name);
+
+/*
+ * Parse @text as the kernel's kstrtouint(text, 0) does: decimal, 0x hex or
+ * 0 octal, an optional leading '+', nothing else. 0 on success, -1 if @text
+ * is no number that fits an unsigned int.
+ */
+int knob_parse_uint(const char *text, unsigned int *value);
+
+/*
+ * Check @text as a value of @knob. On success, 0 and *@value; else -1 and
+ * a message in @err naming the knob and its allowed range, worded as the
+ * kernel's log line ("invalid NAME 'TEXT': allowed are MIN to MAX").
+ */
+int knob_check(const struct ksmpp_knob *knob, const char *text,
+	       unsigned int *value, char *err, size_t errlen);
+
+/*
+ * Check a "name=value" load parameter. On success, 0, the knob in *@knob and
+ * the value in *@value; else -1 and a message in @err (unknown name, missing
+ * '=', bad value).
+ */
+int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
+			  unsigned int *value, char *err, size_t errlen);
+
+/* "run, pages_to_scan, ...": every knob name, for messages. */
+void knob_names(char *buf, size_t len);
+
+#endif /* KSMPPCTL_KNOBS_H */
