@@ -159,6 +159,11 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 				     unsigned int foll_flags);
 #endif
 
+/* KSM's run_store(), found through /sys/kernel/mm/ksm/run (ksm_guard.c). */
+struct kobj_attribute;
+ssize_t ksmpp_proto_run_store(struct kobject *kobj, struct kobj_attribute *attr,
+			      const char *buf, size_t count);
+
 #define KSMPP_DECLARE_RESOLVED(fn) \
 	DECLARE_STATIC_CALL(ksmpp_##fn, ksmpp_proto_##fn)
 

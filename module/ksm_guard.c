@@ -33,8 +33,6 @@
 #endif
 
 /* KSM's run_store(), reached only through this static call (IBT). */
-ssize_t ksmpp_proto_run_store(struct kobject *kobj, struct kobj_attribute *attr,
-			      const char *buf, size_t count);
 DEFINE_STATIC_CALL_NULL(ksmpp_kernel_run_store, ksmpp_proto_run_store);
 
 static unsigned long ksmpp_kernel_run_store_addr;
