@@ -118,14 +118,15 @@ struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
 	return vma;
 }
 
-/* The page @slot maps at @addr, with a reference; takes the mmap lock. */
+/* The page @slot maps at @addr, referenced; NULL if none or mmap lock busy. */
 static struct page *ksmpp_get_mapped_page(struct ksmpp_mm *slot,
 					  unsigned long addr)
 {
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
 
-	mmap_read_lock(slot->mm);
+	if (!mmap_read_trylock(slot->mm))
+		return NULL;	/* busy: the page is looked at again later */
 	vma = ksmpp_mergeable_vma(slot->mm, addr);
 	if (vma)
 		page = ksmpp_get_anon_page(vma, addr);
@@ -273,7 +274,8 @@ static void ksmpp_node_reclaim(struct ksmpp_node *node)
  * Merge the page @slot maps at @addr into @kpage (NULL: make the page itself
  * a KSM page, with no node yet; @kpage == @page: a forked KSM page, nothing
  * to replace). On success fills @item for the mapping and returns 0.
- * Takes the mmap lock; the page is checked to be still mapped at @addr.
+ * Try-locks the mmap lock (-EBUSY if taken); the page is checked to be
+ * still mapped at @addr.
  */
 static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 			   struct page *page, struct page *kpage,
@@ -284,7 +286,8 @@ static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 	struct page *mapped = NULL;
 	int err = -EFAULT;
 
-	mmap_read_lock(mm);
+	if (!mmap_read_trylock(mm))
+		return -EBUSY;
 	vma = ksmpp_mergeable_vma(mm, addr);
 	if (vma)
 		mapped = ksmpp_get_anon_page(vma, addr);
@@ -355,9 +358,9 @@ static int ksmpp_merge_pair(u64 hash, struct ksmpp_mm *a_slot,
 			    struct ksmpp_mm *b_slot, unsigned long b_addr,
 			    struct page *b)
 {
-	struct folio *folio = page_folio(a);
 	struct ksmpp_node *node;
 	struct ksmpp_item *item;
+	struct folio *folio;
 	int err = -ENOMEM;
 
 	node = kmem_cache_zalloc(ksmpp_node_cache, GFP_KERNEL);
@@ -369,7 +372,11 @@ static int ksmpp_merge_pair(u64 hash, struct ksmpp_mm *a_slot,
 	if (err)
 		goto fail;
 
-	/* @a is a KSM page now, with no node: give it ours at once. */
+	/*
+	 * @a is a KSM page now, with no node: give it ours at once. Its folio
+	 * only now: a huge page was split by the merge.
+	 */
+	folio = page_folio(a);
 	folio_lock(folio);
 	node->hash = hash;
 	node->stable.kpfn = folio_pfn(folio);
@@ -522,10 +529,8 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 			continue;
 		}
 		other = ksmpp_get_mapped_page(entry->owner, entry->address);
-		if (!other) {
-			ksmpp_unstable_del(entry);
-			continue;
-		}
+		if (!other)
+			continue;	/* gone (dropped at the pass end) or busy */
 		/* The same page mapped twice (a fork not yet written to). */
 		if (other == page || folio_test_ksm(page_folio(other)) ||
 		    !ksmpp_pages_identical(page, other)) {

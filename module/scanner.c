@@ -36,7 +36,9 @@
  * pages too), then the nodes are released.
  *
  * Locking: ksmpp_lock serialises the scanner, run changes and unload; it is
- * taken before any mmap lock.
+ * taken before any mmap lock. While scanning and merging, ksmppd only
+ * try-locks a process's mmap lock and comes back later if it is busy: it
+ * never waits behind the process's own writers while holding ksmpp_lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -198,7 +200,10 @@ static struct page *ksmpp_scan_mm(struct ksmpp_mm *slot, unsigned long *addr)
 	return NULL;
 }
 
-/* The next page of the pass, referenced, or NULL when the pass is over. */
+/*
+ * The next page of the pass, referenced; NULL when the pass is over, or
+ * ERR_PTR(-EBUSY) when the process's mmap lock is taken (try again later).
+ */
 static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr)
 {
 	struct ksmpp_mm *slot;
@@ -211,7 +216,9 @@ static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr
 			continue;
 		}
 		from = ksmpp_cursor.address;
-		mmap_read_lock(slot->mm);
+		/* Never wait behind the process's own mmap writers: come back. */
+		if (!mmap_read_trylock(slot->mm))
+			return ERR_PTR(-EBUSY);
 		page = ksmpp_scan_mm(slot, addr);
 		mmap_read_unlock(slot->mm);
 		/* Addresses passed over hold no page (any more). */
@@ -254,11 +261,12 @@ static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr)
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
 
-	mmap_read_lock(slot->mm);
-	vma = ksmpp_mergeable_vma(slot->mm, addr);
-	if (vma)
-		page = ksmpp_get_anon_page(vma, addr);
-	mmap_read_unlock(slot->mm);
+	if (mmap_read_trylock(slot->mm)) {
+		vma = ksmpp_mergeable_vma(slot->mm, addr);
+		if (vma)
+			page = ksmpp_get_anon_page(vma, addr);
+		mmap_read_unlock(slot->mm);
+	}
 	if (!page || folio_test_ksm(page_folio(page))) {
 		ksmpp_stats.hint_pages_skipped++;
 	} else {
@@ -354,6 +362,8 @@ static unsigned int ksmpp_scan_linear(unsigned int budget)
 				break;		/* nobody opted in */
 		}
 		page = ksmpp_scan_next(&slot, &addr);
+		if (IS_ERR(page))
+			break;
 		if (!page) {
 			ksmpp_pass_end();
 			/* An empty pass costs a page of budget: no busy loop. */
