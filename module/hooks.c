@@ -135,7 +135,9 @@ static int ksmpp_io_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct mm_struct *mm = current->mm;
 	struct iov_iter *iter;
 
-	if (!mm || (current->flags & PF_KTHREAD) || !ksmpp_mm_mergeable(mm))
+	/* Hints turned off, or not a process that opted in: nothing to keep. */
+	if (!READ_ONCE(ksmpp_hint_scan_percent) || !mm ||
+	    (current->flags & PF_KTHREAD) || !ksmpp_mm_mergeable(mm))
 		return 1;
 	iter = (struct iov_iter *)regs_get_kernel_argument(regs, probe->iter_arg);
 	if (!user_backed_iter(iter) || !iov_iter_count(iter))
