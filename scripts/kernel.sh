@@ -25,6 +25,9 @@ line_suites() {
 	6.12-deb12)	echo "6.12.* bookworm-backports" ;;
 	6.12-deb13)	echo "6.12.* trixie trixie-security" ;;
 	7.x)		echo "7.* trixie-backports sid" ;;
+	# Built from 6.1's source by debug-kernel.sh (which resolve and
+	# prepare hand over to); "source debug" is 6.1's source.
+	debug)		echo "6.1.* bookworm bookworm-security" ;;
 	*)		die "unknown kernel line '$1' (known: $KSMPP_ALL_KERNELS)" ;;
 	esac
 }
@@ -245,6 +248,11 @@ source_tarball() {
 	fi
 	echo "$out"
 }
+
+# The debug line is built, not fetched: scripts/debug-kernel.sh.
+case ${1:-}:${2:-} in
+resolve:debug|prepare:debug) exec "$KSMPP_TOP/scripts/debug-kernel.sh" "$1" ;;
+esac
 
 case ${1:-} in
 resolve)	apt_lists_update; resolve "${2:?line}" ;;
