@@ -4,6 +4,7 @@
 #   make test [KERNELS="6.1 7.x"] [TESTS="unit params"]   all tests
 #   make demo [KERNELS=6.1]                               the main job in a VM
 #   make module KVER=$(uname -r)                          build for a host kernel
+#   make bench [KERNELS=6.1]                              benchmark (docs/benchmarks.md)
 #   make ksmppctl                                         the tool, in build/ksmppctl/
 #   make deb                                              ksmpp-dkms and ksmppctl .debs, in build/deb/
 # Kernel lines: 6.1 6.12-deb12 6.12-deb13 7.x.
@@ -13,13 +14,16 @@ TESTS ?=
 KVER ?= $(shell uname -r)
 export KERNELS TESTS
 
-.PHONY: test demo module ksmppctl deb clean
+.PHONY: test demo module bench ksmppctl deb clean
 
 test:
 	scripts/test.sh
 
 demo:
 	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
 
 ksmppctl:
 	$(MAKE) -C tools/ksmppctl

@@ -1,0 +1,264 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# bench.sh: the ksmpp benchmark (make bench), in QEMU guests of kernel
+# line KERNELS (default 6.1; several lines run one after the other).
+#
+# Guest runs (BENCH_RUNS, each one QEMU boot):
+#   io    the I/O workload (tests/bench/vmsim.c) under each configuration of
+#         BENCH_IO_CONFIGS: kernel KSM, ksmpp with hints off, ksmpp with
+#         hints on at hint ring sizes 256, 1k, 4k, 16k. Same workload, seed,
+#         pages_to_scan and sleep_millisecs for all.
+#   big   the same with BENCH_BIG_FACTOR times the guest RAM per VM
+#         (configurations BENCH_BIG_CONFIGS).
+#   misc  identical anonymous data produced by computation (no I/O), then
+#         the cost of ksmpp's hooks on a cached 4 KiB pread() loop.
+# Output in build/bench/LINE/: one CSV per run and configuration
+# (RUN/CONFIG.csv), the engine's final counters (RUN/CONFIG.state), vmsim's
+# summary (RUN/CONFIG.summary), pread.txt, results.md (the tables) and
+# bench.png (merged pages over time), and each guest's console log.
+#
+# Every size is a variable (defaults below), e.g.
+#   make bench BENCH_SECONDS=30 BENCH_RUNS=io BENCH_IO_CONFIGS="ksm ksmpp-h1k"
+set -euo pipefail
+shopt -s inherit_errexit
+. "$(dirname "$0")/lib.sh"
+
+: "${BENCH_RUNS:=io big misc}"
+: "${BENCH_VMS:=4}"                  # VM processes
+: "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
+: "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
+: "${BENCH_SECONDS:=60}"             # length of each I/O configuration
+: "${BENCH_READ_RATE:=500}"          # pages read per second per VM
+: "${BENCH_CHURN_RATE:=1000}"        # private page writes per second per VM
+: "${BENCH_CACHE_PERCENT:=50}"       # share of guest RAM that is page cache
+: "${BENCH_READ_BLOCKS:=8}"          # most blocks (iovecs) per preadv
+: "${BENCH_SEED:=1}"
+: "${BENCH_PAGES_TO_SCAN:=100}"      # the engines' knobs, the kernel's defaults
+: "${BENCH_SLEEP_MILLISECS:=20}"
+: "${BENCH_HINT_SCAN_PERCENT:=50}"   # ksmpp's default
+: "${BENCH_IMAGE_MIB:=48}"           # the disk image: a tar of real files
+: "${BENCH_IMAGE_DIR:=/usr/share}"   # ... from here, in name order
+: "${BENCH_IO_CONFIGS:=ksm ksmpp-off ksmpp-h256 ksmpp-h1k ksmpp-h4k ksmpp-h16k}"
+: "${BENCH_BIG_CONFIGS:=ksm ksmpp-off ksmpp-h256 ksmpp-h1k ksmpp-h16k}"
+: "${BENCH_DIRECT_CONFIGS:=ksmpp-off ksmpp-h1k}" # O_DIRECT reads
+: "${BENCH_FS:=ext4}"                # the image on ext4 (loop device), or tmpfs
+: "${BENCH_COMPUTE_CONFIGS:=ksm ksmpp-off ksmpp-h1k}"
+: "${BENCH_COMPUTE_SECONDS:=40}"
+: "${BENCH_COMPUTE_RATE:=2000}"      # computed pages per second per VM
+: "${BENCH_COMPUTE_BLOCKS:=$((BENCH_VM_MIB * 256 * BENCH_CACHE_PERCENT / 100))}"
+: "${BENCH_PREAD_CALLS:=30000}"
+: "${BENCH_PREAD_REPEATS:=11}"
+: "${BENCH_VMSIM_EXTRA:=}"           # more vmsim options for the I/O runs
+export KSMPP_VM_MEMORY=${KSMPP_VM_MEMORY:-3072}
+
+# The scripts (this one included) run from a copy taken now: bash reads a
+# script as it runs it, and a checkout being worked on may change them
+# during the runs. The copy sees the rest of the tree through symlinks.
+if [ -z "${KSMPP_BENCH_SRC:-}" ]; then
+	snap=$KSMPP_BUILD/bench/snap
+	rm -rf "$snap" && mkdir -p "$snap"
+	cp -a "$KSMPP_TOP/scripts" "$snap/scripts"
+	for f in "$KSMPP_TOP"/*; do
+		case ${f##*/} in scripts|build) ;; *) ln -s "$f" "$snap/${f##*/}" ;; esac
+	done
+	KSMPP_BENCH_SRC=$KSMPP_TOP KSMPP_BUILD=$KSMPP_BUILD exec "$snap/scripts/bench.sh" "$@"
+fi
+src=$KSMPP_BENCH_SRC
+
+lines=$(echo "${KERNELS:-6.1}" | tr ',' ' ')
+out_top=$KSMPP_BUILD/bench
+# The guests get their own build tree: make test may be using build/LINE.
+vm_build=$out_top/vm
+tests_bench=$src/tests/bench
+
+# shellcheck disable=SC2086
+need_packages $KSMPP_HOST_PACKAGES gnuplot-nox python3 e2fsprogs
+
+words() { echo $#; }
+
+# The disk image: the first BENCH_IMAGE_MIB MiB of a tar of real files.
+make_image() {
+	local img=$out_top/disk.img stamp="$BENCH_IMAGE_DIR $BENCH_IMAGE_MIB"
+	if [ -f "$img" ] && [ -f "$out_top/disk.ext4" ] &&
+	   [ "$(cat "$img.stamp" 2>/dev/null)" = "$stamp" ]; then
+		return 0
+	fi
+	log "disk image: $BENCH_IMAGE_MIB MiB of $BENCH_IMAGE_DIR (tar)"
+	{ tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+		-cf - -C "$BENCH_IMAGE_DIR" . 2>/dev/null || true; } |
+		head -c $((BENCH_IMAGE_MIB << 20)) > "$img.tmp"
+	[ "$(stat -c %s "$img.tmp")" -eq $((BENCH_IMAGE_MIB << 20)) ] ||
+		die "$BENCH_IMAGE_DIR holds less than $BENCH_IMAGE_MIB MiB"
+	mv "$img.tmp" "$img"
+	# The same image in an ext4 file system, read-only in the guest.
+	rm -rf "$out_top/ext4" "$out_top/disk.ext4" && mkdir "$out_top/ext4"
+	ln "$img" "$out_top/ext4/disk.img"
+	mke2fs -q -F -t ext4 -d "$out_top/ext4" "$out_top/disk.ext4" $((BENCH_IMAGE_MIB + 16))M
+	rm -rf "$out_top/ext4"
+	echo "$stamp" > "$img.stamp"
+}
+
+bench_env() {
+	cat <<EOF
+VMS=$BENCH_VMS
+VM_MIB=$BENCH_VM_MIB
+BIG_FACTOR=$BENCH_BIG_FACTOR
+SECONDS_PER_CONFIG=$BENCH_SECONDS
+READ_RATE=$BENCH_READ_RATE
+CHURN_RATE=$BENCH_CHURN_RATE
+CACHE_PERCENT=$BENCH_CACHE_PERCENT
+READ_BLOCKS=$BENCH_READ_BLOCKS
+SEED=$BENCH_SEED
+PAGES_TO_SCAN=$BENCH_PAGES_TO_SCAN
+SLEEP_MILLISECS=$BENCH_SLEEP_MILLISECS
+HINT_SCAN_PERCENT=$BENCH_HINT_SCAN_PERCENT
+IMAGE=/bench/disk.img
+BENCH_FS=$BENCH_FS
+IO_CONFIGS="$BENCH_IO_CONFIGS"
+BIG_CONFIGS="$BENCH_BIG_CONFIGS"
+DIRECT_CONFIGS="$BENCH_DIRECT_CONFIGS"
+COMPUTE_CONFIGS="$BENCH_COMPUTE_CONFIGS"
+COMPUTE_SECONDS=$BENCH_COMPUTE_SECONDS
+COMPUTE_RATE=$BENCH_COMPUTE_RATE
+COMPUTE_BLOCKS=$BENCH_COMPUTE_BLOCKS
+PREAD_CALLS=$BENCH_PREAD_CALLS
+PREAD_REPEATS=$BENCH_PREAD_REPEATS
+VMSIM_EXTRA="$BENCH_VMSIM_EXTRA"
+EOF
+}
+
+# build_module LINE: ksmpp.ko (Kbuild only) into $vm_build/LINE/modules, in
+# the line's chroot, in a directory of its own there (make test may be
+# building in the chroot at the same time).
+build_module() {
+	local line=$1 dir=/build/bench-ksmpp mounted=
+	# shellcheck disable=SC1090
+	. "$("$KSMPP_TOP/scripts/kernel.sh" prepare "$line")"
+	rm -rf "${CHROOT:?}$dir" && mkdir -p "$CHROOT$dir"
+	cp -a "$src/Kbuild" "$src/module" "$CHROOT$dir/"
+	echo "module source: $(git -C "$src" log -1 --format='%h %cI' -- module Kbuild)$(
+		git -C "$src" diff --quiet HEAD -- module Kbuild || echo ' (with uncommitted changes)')"
+	# 7.x's objtool reads /proc.
+	if ! mountpoint -q "$CHROOT/proc"; then
+		mount -t proc proc "$CHROOT/proc" && mounted=1
+	fi
+	chroot "$CHROOT" make -s -C "/lib/modules/$KVER/build" M="$dir" modules || {
+		[ -z "$mounted" ] || umount "$CHROOT/proc" || true
+		return 1
+	}
+	[ -z "$mounted" ] || umount "$CHROOT/proc" || true
+	rm -rf "$vm_build/$line/modules" && mkdir -p "$vm_build/$line/modules"
+	cp "$CHROOT$dir/module/ksmpp.ko" "$vm_build/$line/modules/"
+}
+
+# prepare LINE: module, test guest, plus the benchmark's files, packed.
+prepare() {
+	local line=$1 stage=$vm_build/$1/initramfs
+	build_module "$line" > "$vm_build/$line.build.log" 2>&1 ||
+		die "module build failed, see $vm_build/$line.build.log"
+	grep '^module source:' "$vm_build/$line.build.log" > "$out/module.txt" || true
+	KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
+	make -s -C "$tests_bench" OUT="$out_top/bin"
+	mkdir -p "$stage/bench"
+	cp "$out_top/bin/vmsim" "$out_top/bin/preadloop" "$stage/bin/"
+	if [ "$BENCH_FS" = ext4 ]; then
+		cp "$out_top/disk.ext4" "$stage/bench/disk.ext4"
+		KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" \
+			loop ext4 crc32c_generic
+	else
+		cp "$out_top/disk.img" "$stage/bench/disk.img"
+	fi
+	bench_env > "$stage/bench/bench.env"
+	cp "$tests_bench/bench-lib.sh" "$tests_bench/bench-misc.sh" "$tests_bench/hintsmoke.sh" \
+		"$stage/tests/"
+	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-io.sh"
+	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-big.sh"
+	(cd "$stage" && find . | cpio -o -H newc --quiet) > "$vm_build/$line/initramfs.cpio"
+}
+
+# timeout_for RUN: seconds the guest may take: twice what it takes on an
+# idle host (a busy host slows a TCG guest's clock down too).
+timeout_for() {
+	local n
+	case $1 in
+	io)	n=$(words $BENCH_IO_CONFIGS $BENCH_DIRECT_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
+	big)	n=$(words $BENCH_BIG_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
+	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
+		echo $((2 * (n * (BENCH_COMPUTE_SECONDS + 15) + BENCH_PREAD_REPEATS * 15) + 300)) ;;
+	esac
+}
+
+# split LOG DIR RUN: the guest's KSMPP-BENCH lines into files.
+split_log() {
+	local log=$1 dir=$2 run=$3
+	sed -n 's/.*KSMPP-BENCH //p' "$log" | awk -v dir="$dir" -v run="$run" '
+		$2 == "header" { split($1, a, "/"); system("mkdir -p " dir "/" a[1])
+				 print $3 > (dir "/" $1 ".csv"); next }
+		$2 == "csv"    { print $3 >> (dir "/" $1 ".csv"); next }
+		$2 == "summary" { f = dir "/" $1 ".summary"; sub(/^[^ ]* +[^ ]* +/, ""); print > f; next }
+		$2 == "state"  { print $3, $4 >> (dir "/" $1 ".state"); next }
+		$1 == "pread"  { print >> (dir "/pread.txt"); next }
+		{ print >> (dir "/" run ".notes.txt") }'
+}
+
+# The outputs of RUN, removed before it runs again.
+run_outputs() {
+	case $1 in
+	io)	echo io io-direct ;;
+	big)	echo big ;;
+	misc)	echo compute pread.txt ;;
+	esac
+}
+
+# wait_quiet: TCG guests slow down, clock included, when other QEMU guests
+# (make test) share the host's CPUs: wait up to BENCH_QUIET_WAIT seconds
+# for them to end before a run.
+wait_quiet() {
+	local left=${BENCH_QUIET_WAIT:-600} others
+	while others=$(pgrep -c qemu-system || true); [ "$others" -gt 0 ] && [ "$left" -gt 0 ]; do
+		[ $((left % 60)) -eq 0 ] && log "waiting for $others other QEMU guest(s) to end (${left} s more at most)"
+		sleep 5
+		left=$((left - 5))
+	done
+}
+
+# Host load while the guests run (TCG guests slow down on a busy host).
+host_load() {
+	while sleep 10; do
+		echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg) $(pgrep -c qemu-system || true)"
+	done
+}
+
+start=$SECONDS
+make_image
+for line in $lines; do
+	out=$out_top/$line
+	mkdir -p "$out" "$vm_build/$line"
+	log "[$line] preparing the guest"
+	prepare "$line"
+	bench_env > "$out/bench.env"
+	for run in $BENCH_RUNS; do
+		log "[$line] run $run (timeout $(timeout_for "$run") s)"
+		for f in $(run_outputs "$run"); do rm -rf "${out:?}/$f"; done
+		wait_quiet
+		t=$SECONDS
+		host_load > "$out/$run.hostload" &
+		sampler=$!
+		trap 'kill "$sampler" 2>/dev/null || true' EXIT
+		KSMPP_BUILD=$vm_build KSMPP_VM_TIMEOUT=$(timeout_for "$run") \
+			"$KSMPP_TOP/scripts/vm.sh" run "$line" "bench-$run" "$out/$run.log"
+		kill "$sampler" 2>/dev/null || true
+		rm -f "$out/$run.notes.txt"
+		split_log "$out/$run.log" "$out" "$run"
+		grep -q KSMPP-END "$out/$run.log" ||
+			log "[$line] run $run did not finish (see $out/$run.log)"
+		log "[$line] run $run: $((SECONDS - t)) s"
+		grep -h '^error' "$out/$run.notes.txt" 2>/dev/null | sed "s/^/[$line] /" >&2 || true
+	done
+	python3 "$KSMPP_TOP/scripts/plot.py" "$out"
+	log "[$line] results: $out/results.md, $out/bench.png"
+done
+log "bench: $((SECONDS - start)) s"

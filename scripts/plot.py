@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""plot.py DIR: the tables (DIR/results.md) and the plot (DIR/bench.png,
+with gnuplot) of one benchmark output directory of scripts/bench.sh.
+
+Per run (io, big, compute) and configuration: merged pages (pages_sharing)
+at fixed checkpoints, merged-page-seconds, the sharing opportunities vmsim
+counted (the most pages merging could free), pages scanned per merge, and
+the time from I/O to merge of sampled I/O-derived duplicates; then the
+goals; then the pread() cost of the hooks."""
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+CHECKPOINTS = (10, 30, 60)
+RUNS = (("io", "I/O workload"), ("big", "I/O workload, 8x guest RAM"),
+        ("io-direct", "I/O workload, O_DIRECT reads"),
+        ("compute", "computed (non-I/O) identical data"))
+ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k")
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    head = rows[0]
+    data = []
+    for r in rows[1:]:
+        if len(r) != len(head):
+            continue  # a line cut by the console
+        try:
+            data.append({k: int(v) for k, v in zip(head, r)})
+        except ValueError:
+            continue
+    return data
+
+
+def read_kv(path):
+    out = {}
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            for m in re.finditer(r"(\w+)=(\S+)", line):
+                out[m.group(1)] = m.group(2)
+            parts = line.split()
+            if len(parts) == 2 and "=" not in line:
+                out[parts[0]] = parts[1]
+    return out
+
+
+def configs_of(d):
+    names = [f[:-4] for f in os.listdir(d) if f.endswith(".csv")]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else 99, n))
+
+
+def at(data, t, key="merged"):
+    rows = [r for r in data if r["t"] <= t]
+    return rows[-1][key] if rows else None
+
+
+def page_seconds(data, key="merged"):
+    """Integral over the run (rows are 1 s apart), trapezoid rule."""
+    vals = [max(r[key], 0) for r in data]
+    return sum((a + b) / 2 for a, b in zip(vals, vals[1:]))
+
+
+def merges_est(data):
+    """Merges, estimated alike for every engine: the rises of
+    pages_shared + pages_sharing from one second to the next."""
+    tot = 0
+    prev = None
+    for r in data:
+        v = max(r["merged"], 0) + max(r["shared"], 0)
+        if prev is not None and v > prev:
+            tot += v - prev
+        prev = v
+    return tot
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def lat(summary, key):
+    v = summary.get(key)
+    if v is None or v == "na":
+        return "n/a"
+    if v == "never":
+        return "never"
+    return f"{float(v):.2f} s"
+
+
+def scanned(data, state, env, run):
+    """Pages scanned during the run: ksmpp counts them; kernel KSM on 6.1
+    only counts full scans, so those times the mergeable pages."""
+    last = data[-1]
+    if last["scanned"] >= 0:
+        return last["scanned"] - max(data[0]["scanned"], 0), False
+    fs = last["full_scans"] - data[0]["full_scans"]
+    pages = int(env.get("pages_per_vm", 0)) * int(env.get("vms", 4))
+    return fs * pages, True
+
+
+def steady_share(data):
+    """Mean of merged / opportunities over the run's second half."""
+    T = data[-1]["t"]
+    vals = [r["merged"] / r["opp"] for r in data if r["t"] >= T / 2 and r["opp"] > 0]
+    return sum(vals) / len(vals) if vals else None
+
+
+def stalled_seconds(data, churn_rate):
+    """Seconds in which the VMs got less than half their churn done: the
+    whole guest stalled (under TCG: the host was busy)."""
+    n = 0
+    for a, b in zip(data, data[1:]):
+        if b["t"] > 1 and churn_rate > 0 and b["churned"] - a["churned"] < churn_rate / 2:
+            n += 1
+    return n
+
+
+def run_table(d, run, env, lines, results):
+    cfgs = configs_of(d)
+    if not cfgs:
+        return
+    vms = int(env.get("VMS", 4))
+    churn = float(env.get("CHURN_RATE", 0)) * vms
+    datas = {c: read_csv(os.path.join(d, c + ".csv")) for c in cfgs}
+    summ = {c: read_kv(os.path.join(d, c + ".summary")) for c in cfgs}
+    T = max(r["t"] for r in datas[cfgs[0]])
+    cps = [c for c in CHECKPOINTS if c < T] + [T]
+    ksm_mps = page_seconds(datas["ksm"]) if "ksm" in datas else None
+    head = ["configuration"] + [f"merged @{c}s" for c in cps] + [
+        f"opportunities @{T}s", "merged / opp. (2nd half)", "merged-page-s",
+        "vs KSM", "pages scanned", "scanned / merge",
+        "time to merge: median", "p90 (p90 of merged)", "sampled dups merged",
+        "stalled s"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for c in cfgs:
+        data = datas[c]
+        s = summ[c]
+        s["vms"] = vms
+        sc, est = scanned(data, None, s, run)
+        me = merges_est(data)
+        sampled = int(s.get("sampled", 0) or 0)
+        merged_n = int(s.get("merged", 0) or 0)
+        mps = page_seconds(data)
+        share = steady_share(data)
+        row = [c] + [fmt(at(data, cp)) for cp in cps] + [
+            fmt(at(data, T, "opp")), f"{share * 100:.0f}%" if share is not None else "n/a",
+            fmt(mps), f"{mps / ksm_mps:.1f}x" if ksm_mps else "n/a",
+            ("≈" if est else "") + fmt(sc),
+            fmt(sc / me if me else None),
+            lat(s, "median_all"), f"{lat(s, 'p90_all')} ({lat(s, 'p90_merged')})",
+            f"{merged_n}/{sampled} ({100 * merged_n / sampled:.0f}%)" if sampled else "n/a",
+            str(stalled_seconds(data, churn))]
+        lines.append("| " + " | ".join(row) + " |")
+        results[(run, c)] = {
+            "cp": {cp: at(data, cp) for cp in cps}, "mps": mps, "share": share,
+            "opp_ps": page_seconds(data, "opp"), "summary": s, "T": T,
+            "scanned": sc, "merges": me}
+    lines.append("")
+    # ksmpp's own counters, for the record.
+    extra = []
+    for c in cfgs:
+        st = read_kv(os.path.join(d, c + ".state"))
+        if "merges" in st:
+            extra.append(f"| {c} | {st.get('merges')} | {st.get('merges_hint')} | "
+                         f"{st.get('pages_scanned')} | {st.get('pages_scanned_hint')} | "
+                         f"{st.get('hints_read')} | {st.get('hints_direct_read', '0')} | "
+                         f"{st.get('hints_dropped')} | {st.get('hints_consumed')} | "
+                         f"{st.get('hint_pages_skipped')} | {st.get('full_scans')} | "
+                         f"{st.get('metadata_bytes')} |")
+    if extra:
+        lines.append("ksmpp's counters at the end (/proc/ksmpp):")
+        lines.append("")
+        lines.append("| configuration | merges | merges_hint | pages_scanned | "
+                     "pages_scanned_hint | hints_read | hints_direct_read | "
+                     "hints_dropped | hints_consumed | hint_pages_skipped | "
+                     "full_scans | metadata_bytes |")
+        lines.append("|" + "---|" * 12)
+        lines.extend(extra)
+        lines.append("")
+
+
+def pread_table(path, lines):
+    """Two estimates. Interference (other guest tasks, a busy host slowing
+    the emulated guest down) only adds time, so the fastest round of each
+    state is the steadiest estimate of the call's own cost ("best"). The
+    median of per-round ratios (the states take turns within seconds in
+    each round) is given too, with its spread."""
+    vals = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"pread (\S+) (\S+) mergeable=(\d) round=(\d+) ns_per_call=([\d.]+)", line)
+            if m:
+                vals[(m.group(1), m.group(2), m.group(3), int(m.group(4)))] = float(m.group(5))
+    if not vals:
+        return
+    rounds = sorted({k[3] for k in vals})
+    lines.append("| file system | process | not loaded: best ns/call | loaded, run=0: best | "
+                 "overhead | added ns/call | median of round ratios (IQR) | "
+                 "loaded, run=1: best | overhead | added ns/call |")
+    lines.append("|" + "---|" * 10)
+    for fs in ("tmpfs", "ramfs"):
+        for mg, name in (("1", "mergeable"), ("0", "not mergeable")):
+            base = [vals[("unloaded", fs, mg, r)] for r in rounds if ("unloaded", fs, mg, r) in vals]
+            if not base:
+                continue
+            b0 = min(base)
+            row = [fs, name, f"{b0:.0f} (n={len(base)})"]
+            for st in ("loaded-run0", "loaded-run1"):
+                xs = [vals[(st, fs, mg, r)] for r in rounds if (st, fs, mg, r) in vals]
+                if not xs:
+                    row += ["n/a"] * (4 if st == "loaded-run0" else 3)
+                    continue
+                x = min(xs)
+                row += [f"{x:.0f}", f"{(x / b0 - 1) * 100:+.1f}%", f"{x - b0:+.0f}"]
+                if st == "loaded-run0":
+                    ratios = [vals[(st, fs, mg, r)] / vals[("unloaded", fs, mg, r)] - 1
+                              for r in rounds if (st, fs, mg, r) in vals and
+                              ("unloaded", fs, mg, r) in vals]
+                    if len(ratios) >= 2:
+                        q = statistics.quantiles(ratios, n=4)
+                        row.append(f"{statistics.median(ratios) * 100:+.1f}% "
+                                   f"({q[0] * 100:+.0f}% to {q[2] * 100:+.0f}%)")
+                    else:
+                        row.append("n/a")
+            lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("Every measurement (ns/call, by round):")
+    lines.append("")
+    for st in ("unloaded", "loaded-run0", "loaded-run1"):
+        for fs in ("tmpfs", "ramfs"):
+            for mg in ("1", "0"):
+                v = [vals.get((st, fs, mg, r)) for r in rounds]
+                lines.append(f"- {st} {fs} mergeable={mg}: " +
+                             ", ".join("-" if x is None else f"{x:.0f}" for x in v))
+    lines.append("")
+
+
+def goals(results, lines):
+    lines.append("| goal | measured | met |")
+    lines.append("|---|---|---|")
+    for run in ("io", "big"):
+        ksm = results.get((run, "ksm"))
+        hints = [c for (r, c) in sorted(results) if r == run and c.startswith("ksmpp-h")]
+        if not ksm or not hints:
+            continue
+        cp = min(ksm["cp"])
+        for c in hints:
+            h = results[(run, c)]
+            k = ksm["cp"][cp] or 0
+            ratio = h["cp"][cp] / k if k > 0 else float("inf")
+            lines.append(f"| ≥10x merged pages vs KSM at {cp} s ({run}, {c}) | "
+                         f"{h['cp'][cp]:,} vs {k:,} "
+                         f"({'KSM none' if ratio == float('inf') else f'{ratio:.1f}x'}) | "
+                         f"{'yes' if ratio >= 10 else 'no'} |")
+        for c in hints:
+            h = results[(run, c)]
+            ratio = h["mps"] / ksm["mps"] if ksm["mps"] else float("inf")
+            lines.append(f"| ≥4x merged-page-seconds vs KSM ({run}, {c}) | "
+                         f"{h['mps']:,.0f} vs {ksm['mps']:,.0f} "
+                         f"({'KSM none' if ratio == float('inf') else f'{ratio:.2f}x'}) | "
+                         f"{'yes' if ratio >= 4 else 'no'} |")
+    for run in ("io", "big", "io-direct"):
+        for (r, c), h in sorted(results.items()):
+            if r != run or not c.startswith("ksmpp-h"):
+                continue
+            med = h["summary"].get("median_all", "na")
+            ok = med not in ("na", "never") and float(med) <= 1.0
+            lines.append(f"| I/O-to-merge median ≤1 s ({run}, {c}) | "
+                         f"{lat(h['summary'], 'median_all')} | {'yes' if ok else 'no'} |")
+    ck, cp_ = results.get(("compute", "ksm")), results.get(("compute", "ksmpp-off"))
+    if ck and cp_:
+        ratio = cp_["mps"] / ck["mps"] if ck["mps"] else float("inf")
+        lines.append(f"| non-I/O: ksmpp hints off no worse than KSM | merged-page-s "
+                     f"{cp_['mps']:,.0f} vs {ck['mps']:,.0f} ({ratio:.2f}x) | "
+                     f"{'yes' if ratio >= 0.95 else 'no'} |")
+    lines.append("")
+
+
+def plot(out, results):
+    panels = []
+    for run, title in RUNS:
+        d = os.path.join(out, run)
+        if os.path.isdir(d) and configs_of(d):
+            panels.append((run, title, d))
+    if not panels or subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]):
+        return
+    script = [f"set terminal pngcairo size 1100,{380 * len(panels)} font ',10'",
+              f"set output '{os.path.join(out, 'bench.png')}'",
+              f"set multiplot layout {len(panels)},1",
+              "set termoption noenhanced",
+              "set datafile separator ','", "set key outside right top",
+              "set xlabel 'seconds'", "set ylabel 'merged pages (pages_sharing)'",
+              "set grid"]
+    for run, title, d in panels:
+        cfgs = configs_of(d)
+        plots = []
+        for c in cfgs:
+            color = ORDER.index(c) + 1 if c in ORDER else 8
+            plots.append(f"'{os.path.join(d, c + '.csv')}' every ::1 using 1:2 with lines lw 2 lc {color} title '{c}'")
+        plots.append(f"'{os.path.join(d, cfgs[0] + '.csv')}' every ::1 using 1:4 with lines dt 2 lc rgb 'black' title 'opportunities'")
+        script.append(f"set title '{title}'")
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+
+
+def main():
+    out = sys.argv[1]
+    env = {}
+    env_path = os.path.join(out, "bench.env")
+    if os.path.exists(env_path):
+        with open(env_path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.strip().split("=", 1)
+                    env[k] = v.strip('"')
+    lines = [f"# ksmpp benchmark results ({out})", ""]
+    seen = set()
+    for name in sorted(os.listdir(out)):
+        if name.endswith(".notes.txt") or name == "module.txt":
+            with open(os.path.join(out, name)) as f:
+                for line in f:
+                    if (line.startswith(("kernel ", "error", "module source")) and
+                            line not in seen):
+                        seen.add(line)
+                        lines.append("    " + line.rstrip())
+    for name in sorted(os.listdir(out)):
+        if name.endswith(".hostload"):
+            with open(os.path.join(out, name)) as f:
+                loads = [float(l.split()[1]) for l in f if len(l.split()) >= 2]
+            if loads:
+                lines.append(f"    host load average during {name[:-9]}: median "
+                             f"{statistics.median(loads):.1f}, max {max(loads):.1f} "
+                             f"(host CPUs: {os.cpu_count()})")
+    lines.append("    " + " ".join(f"{k}={v}" for k, v in env.items()))
+    lines.append("")
+    results = {}
+    for run, title in RUNS:
+        d = os.path.join(out, run)
+        if os.path.isdir(d):
+            lines.append(f"## {title} ({run})")
+            lines.append("")
+            run_table(d, run, env, lines, results)
+    lines.append("## Goals")
+    lines.append("")
+    goals(results, lines)
+    if os.path.exists(os.path.join(out, "pread.txt")):
+        lines.append("## pread() cost of the hooks")
+        lines.append("")
+        pread_table(os.path.join(out, "pread.txt"), lines)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    plot(out, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# The I/O workload (vmsim, workload "io") under each engine configuration of
+# IO_CONFIGS, at guest RAM of VM_MIB per VM (bench-io) or BIG_FACTOR times
+# that (bench-big, configurations BIG_CONFIGS).
+. /tests/bench-lib.sh
+
+case $GROUP in
+bench-big)	run=big mib=$((VM_MIB * BIG_FACTOR)) configs=$BIG_CONFIGS ;;
+*)		run=io mib=$VM_MIB configs=$IO_CONFIGS ;;
+esac
+image_setup
+say "$run image $IMAGE_PATH"
+for name in $configs; do
+	# shellcheck disable=SC2046
+	config "$run" "$name" $(engine_for "$name") -- -w io -i "$IMAGE_PATH" -n "$VMS" \
+		-m "$mib" -t "$SECONDS_PER_CONFIG" -S "$SEED" -r "$READ_RATE" -c "$CHURN_RATE" \
+		-f "$CACHE_PERCENT" -b "$READ_BLOCKS" $VMSIM_EXTRA
+done
+if [ -n "${DIRECT_CONFIGS:-}" ] && [ "$run" = io ]; then
+	# O_DIRECT reads (QEMU's cache=none), from ext4 when BENCH_FS=ext4.
+	for name in $DIRECT_CONFIGS; do
+		# shellcheck disable=SC2046
+		config io-direct "$name" $(engine_for "$name") -- -w io -D -i "$IMAGE_PATH" \
+			-n "$VMS" -m "$mib" -t "$SECONDS_PER_CONFIG" -S "$SEED" -r "$READ_RATE" \
+			-c "$CHURN_RATE" -f "$CACHE_PERCENT" -b "$READ_BLOCKS" $VMSIM_EXTRA
+	done
+fi
+kernel_check
