@@ -309,7 +309,18 @@ def plot(out, results):
         for c in cfgs:
             color = ORDER.index(c) + 1 if c in ORDER else 8
             plots.append(f"'{os.path.join(d, c + '.csv')}' every ::1 using 1:2 with lines lw 2 lc {color} title '{c}'")
-        plots.append(f"'{os.path.join(d, cfgs[0] + '.csv')}' every ::1 using 1:4 with lines dt 2 lc rgb 'black' title 'opportunities'")
+        # Opportunities: the same workload in every configuration; their mean.
+        opp = {}
+        for c in cfgs:
+            for r in read_csv(os.path.join(d, c + ".csv")):
+                opp.setdefault(r["t"], []).append(r["opp"])
+        opp_csv = os.path.join(out, f".{run}-opportunities.csv")
+        with open(opp_csv, "w") as f:
+            f.write("t,opp\n")
+            for t in sorted(opp):
+                f.write(f"{t},{sum(opp[t]) / len(opp[t]):.0f}\n")
+        plots.append(f"'{opp_csv}' every ::1 using 1:2 with lines dt 2 lc rgb 'black' "
+                     "title 'opportunities (mean)'")
         script.append(f"set title '{title}'")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")

@@ -53,7 +53,8 @@ engine_state() {
 # config RUN CONFIG ENGINE [PARAM=VALUE...] -- VMSIM ARGS...: one run of
 # vmsim under one engine configuration.
 config() {
-	local run=$1 name=$2 engine=$3 params="" start=$(date +%s)
+	local run=$1 name=$2 engine=$3 params="" start
+	start=$(date +%s)
 	shift 3
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		params="$params $1"
@@ -96,6 +97,7 @@ image_setup() {
 	[ "$BENCH_FS" = ext4 ] || return 0
 	if ! grep -q ' /mnt/ext4 ' /proc/mounts; then
 		for m in loop crc32c_generic ext4; do
+			[ -f /kmod/$m.load ] || continue
 			for ko in $(cat /kmod/$m.load); do
 				grep -q "^${ko%.ko} " /proc/modules || insmod /kmod/$ko
 			done
