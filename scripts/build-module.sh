@@ -34,6 +34,10 @@ kbuild() {
 	cp "$CHROOT$dir/module/ksmpp.ko" "$out/$name.ko"
 }
 
+# One build at a time per chroot: builds share its /build and DKMS tree.
+exec 9>"$CHROOT.lock"
+flock 9
+
 # DKMS and 7.x's objtool read /proc: mount it in the chroot meanwhile.
 if ! mountpoint -q "$CHROOT/proc"; then
 	mount -t proc proc "$CHROOT/proc"
