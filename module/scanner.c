@@ -237,12 +237,13 @@ static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr
 
 static void ksmpp_pass_start(void)
 {
-	/* Pages fresh from a fault sit in per-CPU LRU batches, referenced. */
-	static_call(ksmpp_lru_add_drain_all)();
 	ksmpp_discover_mms();
 	ksmpp_cursor.slot = list_first_entry_or_null(&ksmpp_mms, struct ksmpp_mm,
 						     scan_list);
 	ksmpp_cursor.address = 0;
+	/* Pages fresh from a fault sit in per-CPU LRU batches, referenced. */
+	if (ksmpp_cursor.slot)
+		static_call(ksmpp_lru_add_drain_all)();
 }
 
 static void ksmpp_pass_end(void)
@@ -254,9 +255,13 @@ static void ksmpp_pass_end(void)
 
 /*
  * Visit one page named by a hint. Pages that are not anonymous pages in a
- * mergeable area, or that are merged already, are passed over cheaply.
+ * mergeable area, or that are merged already, are passed over cheaply. A
+ * page that a read has just filled may still sit in a per-CPU LRU batch,
+ * which holds a reference that would fail the merge: the first such page
+ * of a batch drains them all (*@drained).
  */
-static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr)
+static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
+			       bool *drained)
 {
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
@@ -271,6 +276,11 @@ static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr)
 		ksmpp_stats.hint_pages_skipped++;
 	} else {
 		unsigned long merges = ksmpp_stats.merges;
+
+		if (!*drained && !PageLRU(page)) {
+			static_call(ksmpp_lru_add_drain_all)();
+			*drained = true;
+		}
 
 		ksmpp_cmp_and_merge_page(slot, addr, page, true);
 		ksmpp_stats.hint_pages_scanned++;
@@ -333,12 +343,8 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 	while (ring && used < budget) {
 		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))
 			break;
-		if (!drained) {
-			/* Pages just filled by a read still sit in LRU batches. */
-			static_call(ksmpp_lru_add_drain_all)();
-			drained = true;
-		}
-		ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next);
+		ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next,
+				   &drained);
 		used++;
 		ksmpp_hint_cursor.next += PAGE_SIZE;
 		if (ksmpp_hint_cursor.next >= ksmpp_hint_cursor.end)
@@ -498,19 +504,41 @@ int ksmpp_give_way_to_ksm(void)
 	return err;
 }
 
+/*
+ * How long to sleep after a batch. While no process has opted in and no
+ * hint waits, nothing is scanned and a batch only looks for processes:
+ * ksmd sleeps until madvise() wakes it, which ksmpp cannot see, so it
+ * looks again only every KSMPP_IDLE_POLL_MS. Under ksmpp_lock.
+ */
+#define KSMPP_IDLE_POLL_MS	500
+
+static unsigned int ksmpp_batch_sleep_ms(void)
+{
+	unsigned int ms = READ_ONCE(ksmpp_sleep_millisecs);
+	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
+
+	if (list_empty(&ksmpp_mms) && (!ring || !ksmpp_hint_ring_pending(ring)))
+		ms = max_t(unsigned int, ms, KSMPP_IDLE_POLL_MS);
+	return ms;
+}
+
 static int ksmpp_thread_fn(void *unused)
 {
+	unsigned int sleep_ms = 0;
+
 	set_freezable();
 	set_user_nice(current, 5);
 	while (!kthread_should_stop()) {
 		mutex_lock(&ksmpp_lock);
 		ksmpp_update_state();
-		if (ksmpp_state == KSMPP_RUNNING)
+		if (ksmpp_state == KSMPP_RUNNING) {
 			ksmpp_scan_batch();
+			sleep_ms = ksmpp_batch_sleep_ms();
+		}
 		mutex_unlock(&ksmpp_lock);
 
 		if (ksmpp_state == KSMPP_RUNNING)
-			schedule_timeout_interruptible(msecs_to_jiffies(READ_ONCE(ksmpp_sleep_millisecs)));
+			schedule_timeout_interruptible(msecs_to_jiffies(sleep_ms));
 		else if (ksmpp_state == KSMPP_BLOCKED)	/* poll kernel KSM */
 			schedule_timeout_interruptible(HZ / 10);
 		else

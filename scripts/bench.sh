@@ -23,6 +23,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/workload.sh"
 
 : "${BENCH_RUNS:=io big misc}"
 : "${BENCH_VMS:=4}"                  # VM processes
@@ -77,29 +78,6 @@ need_packages $KSMPP_HOST_PACKAGES gnuplot-nox python3 e2fsprogs
 
 words() { echo $#; }
 
-# The disk image: the first BENCH_IMAGE_MIB MiB of a tar of real files.
-make_image() {
-	local img=$out_top/disk.img stamp="$BENCH_IMAGE_DIR $BENCH_IMAGE_MIB"
-	if [ -f "$img" ] && [ -f "$out_top/disk.ext4" ] &&
-	   [ "$(cat "$img.stamp" 2>/dev/null)" = "$stamp" ]; then
-		return 0
-	fi
-	log "disk image: $BENCH_IMAGE_MIB MiB of $BENCH_IMAGE_DIR (tar)"
-	{ tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-		-cf - -C "$BENCH_IMAGE_DIR" . 2>/dev/null || true; } |
-		head -c $((BENCH_IMAGE_MIB << 20)) > "$img.tmp"
-	[ "$(stat -c %s "$img.tmp")" -eq $((BENCH_IMAGE_MIB << 20)) ] ||
-		die "$BENCH_IMAGE_DIR holds less than $BENCH_IMAGE_MIB MiB"
-	mv "$img.tmp" "$img"
-	# The same image in an ext4 file system, read-only in the guest.
-	rm -rf "$out_top/ext4" "$out_top/disk.ext4" && mkdir "$out_top/ext4"
-	ln "$img" "$out_top/ext4/disk.img"
-	mke2fs -q -F -t ext4 -d "$out_top/ext4" "$out_top/disk.ext4" $((BENCH_IMAGE_MIB + 16))M \
-		>/dev/null
-	rm -rf "$out_top/ext4"
-	echo "$stamp" > "$img.stamp"
-}
-
 bench_env() {
 	cat <<EOF
 VMS=$BENCH_VMS
@@ -129,57 +107,22 @@ VMSIM_EXTRA="$BENCH_VMSIM_EXTRA"
 EOF
 }
 
-# build_module LINE: ksmpp.ko (Kbuild only) into $vm_build/LINE/modules, in
-# the line's chroot, in a directory of its own there (make test may be
-# building in the chroot at the same time).
-build_module() {
-	local line=$1 dir=/build/bench-ksmpp mounted=
-	# shellcheck disable=SC1090
-	. "$("$KSMPP_TOP/scripts/kernel.sh" prepare "$line")"
-	rm -rf "${CHROOT:?}$dir" && mkdir -p "$CHROOT$dir"
-	cp -a "$src/Kbuild" "$src/module" "$CHROOT$dir/"
-	echo "module source: $(git -C "$src" log -1 --format='%h %cI' -- module Kbuild)$(
-		git -C "$src" diff --quiet HEAD -- module Kbuild || echo ' (with uncommitted changes)')"
-	# 7.x's objtool reads /proc.
-	if ! mountpoint -q "$CHROOT/proc"; then
-		mount -t proc proc "$CHROOT/proc" && mounted=1
-	fi
-	chroot "$CHROOT" make -s -C "/lib/modules/$KVER/build" M="$dir" modules || {
-		[ -z "$mounted" ] || umount "$CHROOT/proc" || true
-		return 1
-	}
-	[ -z "$mounted" ] || umount "$CHROOT/proc" || true
-	rm -rf "$vm_build/$line/modules" && mkdir -p "$vm_build/$line/modules"
-	cp "$CHROOT$dir/module/ksmpp.ko" "$vm_build/$line/modules/"
-}
-
 # prepare LINE: module, test guest, plus the benchmark's files, packed.
 prepare() {
 	local line=$1 stage=$vm_build/$1/initramfs
-	build_module "$line" > "$vm_build/$line.build.log" 2>&1 ||
+	workload_module "$src" "$line" bench-ksmpp "$vm_build/$line/modules" \
+		> "$vm_build/$line.build.log" 2>&1 ||
 		die "module build failed, see $vm_build/$line.build.log"
 	grep '^module source:' "$vm_build/$line.build.log" > "$out/module.txt" || true
 	KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
-	make -s -C "$tests_bench" OUT="$out_top/bin"
-	mkdir -p "$stage/bench"
-	cp "$out_top/bin/vmsim" "$out_top/bin/preadloop" "$stage/bin/"
-	if [ "$BENCH_FS" = ext4 ]; then
-		cp "$out_top/disk.ext4" "$stage/bench/disk.ext4"
-		# crc32c_generic: what ext4's checksums need on kernels that have it.
-		KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" \
-			loop ext4 crc32c_generic 2>/dev/null ||
-			KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/guest-modules.sh" "$line" \
-				"$stage/kmod" loop ext4
-	else
-		cp "$out_top/disk.img" "$stage/bench/disk.img"
-	fi
+	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top/bin" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
-	cp "$tests_bench/bench-lib.sh" "$tests_bench/bench-misc.sh" "$stage/tests/"
+	cp "$tests_bench/bench-misc.sh" "$stage/tests/"
 	# The smoke test, while it lives here (make test takes it from tests/vm).
 	[ ! -f "$tests_bench/hintsmoke.sh" ] || cp "$tests_bench/hintsmoke.sh" "$stage/tests/"
 	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-io.sh"
 	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-big.sh"
-	(cd "$stage" && find . | cpio -o -H newc --quiet) > "$vm_build/$line/initramfs.cpio"
+	workload_pack "$stage" "$vm_build/$line/initramfs.cpio"
 }
 
 # timeout_for RUN: seconds the guest may take: twice what it takes on an
@@ -195,19 +138,6 @@ timeout_for() {
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
 		echo $((2 * (n * (BENCH_COMPUTE_SECONDS + 15) + BENCH_PREAD_REPEATS * 15) + 300)) ;;
 	esac
-}
-
-# split LOG DIR RUN: the guest's KSMPP-BENCH lines into files.
-split_log() {
-	local log=$1 dir=$2 run=$3
-	sed -n 's/.*KSMPP-BENCH //p' "$log" | awk -v dir="$dir" -v run="$run" '
-		$2 == "header" { split($1, a, "/"); system("mkdir -p " dir "/" a[1])
-				 print $3 > (dir "/" $1 ".csv"); next }
-		$2 == "csv"    { print $3 >> (dir "/" $1 ".csv"); next }
-		$2 == "summary" { f = dir "/" $1 ".summary"; sub(/^[^ ]* +[^ ]* +/, ""); print > f; next }
-		$2 == "state"  { print $3, $4 >> (dir "/" $1 ".state"); next }
-		$1 == "pread"  { print >> (dir "/pread.txt"); next }
-		{ print >> (dir "/" run ".notes.txt") }'
 }
 
 # The outputs of RUN, removed before it runs again.
@@ -239,7 +169,7 @@ host_load() {
 }
 
 start=$SECONDS
-make_image
+workload_image "$out_top" "$BENCH_IMAGE_MIB" "$BENCH_IMAGE_DIR"
 for line in $lines; do
 	out=$out_top/$line
 	mkdir -p "$out" "$vm_build/$line"
@@ -258,7 +188,7 @@ for line in $lines; do
 			"$KSMPP_TOP/scripts/vm.sh" run "$line" "bench-$run" "$out/$run.log"
 		kill "$sampler" 2>/dev/null || true
 		rm -f "$out/$run.notes.txt"
-		split_log "$out/$run.log" "$out" "$run"
+		workload_split "$out/$run.log" "$out" "$run"
 		grep -q KSMPP-END "$out/$run.log" ||
 			log "[$line] run $run did not finish (see $out/$run.log)"
 		log "[$line] run $run: $((SECONDS - t)) s"

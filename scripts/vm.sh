@@ -7,12 +7,15 @@
 #
 # The guest is the Debian kernel, booted from its uncompressed vmlinux, with
 # a busybox initramfs holding tests/vm/, the test programs of tests/vm/bin
-# (static, in /bin), the modules built for it (/modules) and the Debian
-# kernel modules the tests need (/kmod, see guest-modules.sh).
+# and the benchmark's workloads of tests/bench (static, in /bin), the
+# modules built for it (/modules) and the Debian kernel modules the tests
+# need (/kmod, see guest-modules.sh).
 # KSMPP_ENGINE (ksmpp or ksm) picks the engine the merging tests drive;
-# KSMPP_VM_MEMORY (MiB, default 2048) and KSMPP_VM_TIMEOUT (s, default 300)
-# size the guest. A group file whose first lines hold "# vm: numa" gets two
-# NUMA nodes, one CPU and half the memory each.
+# KSMPP_VM_MEMORY (MiB, default 2048) and KSMPP_VM_TIMEOUT (s; default the
+# line's VM_TIMEOUT, else 300) size the guest; the line's VM_CMDLINE (in its
+# env file, see kernel.sh) is added to the kernel command line. A group file
+# whose first lines hold "# vm: numa" gets two NUMA nodes, one CPU and half
+# the memory each.
 # QEMU exits 0 even when the guest panics: callers judge the run by the
 # markers in LOG (see scripts/test.sh).
 set -euo pipefail
@@ -38,6 +41,7 @@ initramfs() {
 	cp "$KSMPP_TOP/scripts/demo-guest.sh" "$stage/tests/demo.sh"
 	cp -a "$KSMPP_BUILD/$line/modules/." "$stage/modules/"
 	make -s -C "$KSMPP_TOP/tests/vm/bin" OUT="$KSMPP_BUILD/guest-bin"
+	make -s -C "$KSMPP_TOP/tests/bench" OUT="$KSMPP_BUILD/guest-bin"
 	cp "$KSMPP_BUILD"/guest-bin/* "$stage/bin/"
 	"$KSMPP_TOP/scripts/guest-tools.sh" "$stage"
 	# shellcheck disable=SC2086
@@ -69,17 +73,17 @@ vm_options() {
 }
 
 run() {
-	local line=$1 groups=$2 log=$3 options
+	local line=$1 groups=$2 log=$3 options VM_TIMEOUT=300 VM_CMDLINE=
 	# shellcheck disable=SC1090
 	. "$KSMPP_CACHE/kernels/$line.env"
 	mkdir -p "$(dirname "$log")"
 	options=$(vm_options "$groups")
 	# shellcheck disable=SC2086
-	timeout "${KSMPP_VM_TIMEOUT:-300}" qemu-system-x86_64 \
+	timeout "${KSMPP_VM_TIMEOUT:-$VM_TIMEOUT}" qemu-system-x86_64 \
 		-accel tcg,thread=single -cpu max $options \
 		-nographic -no-reboot -nic none \
 		-kernel "$VMLINUX" -initrd "$KSMPP_BUILD/$line/initramfs.cpio" \
-		-append "$KSMPP_VM_CMDLINE ksmpptests=$groups ksmppengine=${KSMPP_ENGINE:-ksmpp}" \
+		-append "$KSMPP_VM_CMDLINE ksmpptests=$groups ksmppengine=${KSMPP_ENGINE:-ksmpp}${VM_CMDLINE:+ $VM_CMDLINE}" \
 		</dev/null >"$log" 2>&1 || true
 	tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
 }

@@ -5,7 +5,7 @@
 # ksmpp with hints on has merged more than half of those duplicates and
 # several times what it merged with hints off (a linear pass over the
 # 32768 pages takes about 6.5 s at the default rate, and hints-off needs
-# two). Needs the vmsim program (tests/bench/vmsim.c) in /bin.
+# two). vmsim is tests/bench/vmsim.c.
 . /tests/lib.sh
 
 IMG=/tmp/hintsmoke.img
