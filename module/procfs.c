@@ -25,25 +25,50 @@ void ksmpp_seq_field(struct seq_file *m, const char *key, const char *fmt, ...)
 	seq_putc(m, '\n');
 }
 
+/* The scanner's figures, in /proc/ksmpp's order. */
+static const struct {
+	const char *key;
+	size_t offset;		/* of an unsigned long in struct ksmpp_stats */
+} ksmpp_stat_fields[] = {
+#define KSMPP_STAT(key, field) { key, offsetof(struct ksmpp_stats, field) }
+	KSMPP_STAT("pages_shared", pages_shared),
+	KSMPP_STAT("pages_sharing", pages_sharing),
+	KSMPP_STAT("pages_unshared", pages_unshared),
+	KSMPP_STAT("pages_volatile", pages_volatile),
+	KSMPP_STAT("full_scans", full_scans),
+	KSMPP_STAT("pages_scanned", pages_scanned),
+	KSMPP_STAT("pages_scanned_hint", hint_pages_scanned),
+	KSMPP_STAT("merges", merges),
+	KSMPP_STAT("merges_hint", hint_merges),
+	KSMPP_STAT("cow_breaks", cow_breaks),
+	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
+	KSMPP_STAT("processes", mms),
+	KSMPP_STAT("metadata_bytes", metadata_bytes),
+#undef KSMPP_STAT
+};
+
+static unsigned long ksmpp_stat(size_t offset)
+{
+	return READ_ONCE(*(unsigned long *)((char *)&ksmpp_stats + offset));
+}
+
 static int ksmpp_proc_show(struct seq_file *m, void *v)
 {
+	int i;
+
 	ksmpp_seq_field(m, "version", "%s", KSMPP_VERSION);
 	ksmpp_seq_field(m, "kernel", "%s", init_utsname()->release);
 	ksmpp_seq_field(m, "state", "%s", ksmpp_state_name());
 	ksmpp_params_show(m);
-	ksmpp_seq_field(m, "pages_shared", "%lu", READ_ONCE(ksmpp_stats.pages_shared));
-	ksmpp_seq_field(m, "pages_sharing", "%lu", READ_ONCE(ksmpp_stats.pages_sharing));
-	ksmpp_seq_field(m, "pages_unshared", "%lu", READ_ONCE(ksmpp_stats.pages_unshared));
-	ksmpp_seq_field(m, "pages_volatile", "%lu", READ_ONCE(ksmpp_stats.pages_volatile));
-	ksmpp_seq_field(m, "full_scans", "%lu", READ_ONCE(ksmpp_stats.full_scans));
-	ksmpp_seq_field(m, "pages_scanned", "%lu", READ_ONCE(ksmpp_stats.pages_scanned));
-	ksmpp_seq_field(m, "pages_scanned_hint", "%lu", READ_ONCE(ksmpp_stats.hint_pages_scanned));
-	ksmpp_seq_field(m, "merges", "%lu", READ_ONCE(ksmpp_stats.merges));
-	ksmpp_seq_field(m, "merges_hint", "%lu", READ_ONCE(ksmpp_stats.hint_merges));
-	ksmpp_seq_field(m, "cow_breaks", "%lu", READ_ONCE(ksmpp_stats.cow_breaks));
-	ksmpp_seq_field(m, "stale_reclaimed", "%lu", READ_ONCE(ksmpp_stats.stale_reclaimed));
-	ksmpp_seq_field(m, "processes", "%lu", READ_ONCE(ksmpp_stats.mms));
-	ksmpp_seq_field(m, "metadata_bytes", "%lu", READ_ONCE(ksmpp_stats.metadata_bytes));
+	for (i = 0; i < ARRAY_SIZE(ksmpp_stat_fields); i++)
+		ksmpp_seq_field(m, ksmpp_stat_fields[i].key, "%lu",
+				ksmpp_stat(ksmpp_stat_fields[i].offset));
+	/* What the linear scan did: all visits and merges less the hinted. */
+	ksmpp_seq_field(m, "pages_scanned_linear", "%lu",
+			READ_ONCE(ksmpp_stats.pages_scanned) -
+			READ_ONCE(ksmpp_stats.hint_pages_scanned));
+	ksmpp_seq_field(m, "merges_linear", "%lu",
+			READ_ONCE(ksmpp_stats.merges) - READ_ONCE(ksmpp_stats.hint_merges));
 	ksmpp_hints_show(m);
 	return 0;
 }
