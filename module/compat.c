@@ -117,6 +117,12 @@ static int ksmpp_resolve_kallsyms(void)
 	return 0;
 }
 
+/* Can sleep; only after ksmpp_resolve_symbols() succeeded. */
+bool ksmpp_symbol_exists(const char *name)
+{
+	return static_call(ksmpp_kallsyms_lookup_name)(name) != 0;
+}
+
 /* Resolve every function ksmpp needs, or fail the load. Can sleep. */
 int ksmpp_resolve_symbols(void)
 {

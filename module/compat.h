@@ -159,6 +159,21 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 				     unsigned int foll_flags);
 #endif
 
+/*
+ * GCC's partial inlining can move most of a function into a clone,
+ * NAME.part.0, and let the callers call the clone directly after doing the
+ * function's first test themselves: a probe on NAME then misses those
+ * calls. The clone keeps the arguments it uses in their order. 6.1's
+ * blkdev_direct_IO is split so (blkdev_read_iter() and blkdev_direct_write()
+ * test for an empty iterator, then call blkdev_direct_IO.part.0(iocb,
+ * iter)); 6.12 and 7.x have no clone. A probe on a function that may be
+ * split hooks the clone where the kernel has one.
+ */
+#define KSMPP_SPLIT_CLONE(fn)	#fn ".part.0"
+
+/* The running kernel has a symbol @name (function or variable). */
+bool ksmpp_symbol_exists(const char *name);
+
 /* KSM's run_store(), found through /sys/kernel/mm/ksm/run (ksm_guard.c). */
 struct kobj_attribute;
 ssize_t ksmpp_proto_run_store(struct kobject *kobj, struct kobj_attribute *attr,

@@ -10,20 +10,36 @@
  * each function that copies between the page cache (or a device, for
  * direct I/O) and a user iov_iter records that range as a hint:
  *
- *	filemap_read			buffered reads (ext4, xfs, btrfs, f2fs,
+ *	filemap_read			buffered reads (ext4, xfs, btrfs, vfat,
  *					block devices, ...), from read, pread,
  *					readv, preadv2, io_uring and aio alike
  *	shmem_file_read_iter		tmpfs and memfd reads
- *	__iomap_dio_rw			direct I/O on iomap file systems
- *	__blockdev_direct_IO		direct I/O on the legacy path
- *	blkdev_direct_IO		direct I/O on block devices
- *	generic_perform_write		buffered writes (and tmpfs)
- *	iomap_file_buffered_write	buffered writes on iomap file systems
+ *	__iomap_dio_rw			direct I/O on iomap file systems (ext4,
+ *					xfs, btrfs)
+ *	__iomap_dio_read_simple		7.x's direct reads of at most one block
+ *					on ext4 and xfs (optional: 6.1 and 6.12
+ *					have no such function)
+ *	__blockdev_direct_IO		direct I/O on the legacy path (vfat,
+ *					udf, hfsplus, ...; exfat and ntfs3 up
+ *					to 6.12, ext2 on 6.1)
+ *	blkdev_direct_IO		direct I/O on block devices (6.1: its
+ *					clone blkdev_direct_IO.part.0, compat.h)
+ *	generic_perform_write		buffered writes (ext4, vfat, tmpfs, 6.1's
+ *					block devices)
+ *	iomap_file_buffered_write	buffered writes on xfs (and block
+ *					devices from 6.12)
+ *
+ * Not hinted: btrfs's buffered writes, which copy in btrfs's own
+ * btrfs_buffered_write() (a module function), and io_uring's fixed
+ * buffers, which reach the hooks as kernel page vectors.
  *
  * The entry handler keeps a copy of the iov_iter (its iovec array is kernel
  * memory); the return handler reads how far the caller's iterator advanced:
  * that is how many bytes actually moved (for queued direct I/O, the bytes
- * submitted). Each iovec segment becomes a hint in the lossy ring. Only
+ * submitted). Each iovec segment becomes a hint in the lossy ring, or one
+ * run of segments adjacent in user memory does. Hint ranges are
+ * byte-exact: pages only partly covered are partial, and the scanner
+ * visits only a range's whole pages. Only
  * user-backed iterators of processes whose mm has MMF_VM_MERGEABLE count;
  * kernel threads and kernel-internal I/O are ignored at entry, at the cost
  * of one flag test.
@@ -48,8 +64,14 @@
 #include "ksmpp.h"
 #include "trace.h"
 
-/* Longest iovec array walked in a handler; later segments are not hinted. */
-#define KSMPP_HINT_MAX_SEGS	16
+/*
+ * Most hints one call records. A scattered transfer has one range per
+ * iovec, and a guest's request reaches QEMU as up to 128 of them
+ * (virtio-blk's usual seg_max is 126): the cap keeps every range of such a
+ * request, while bounding a handler's work (a push costs about as much as
+ * a cached 4 KiB copy) and a single call's share of the ring.
+ */
+#define KSMPP_HINT_MAX_RANGES	128
 
 const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES] = {
 	[KSMPP_HINT_READ] = "read",
@@ -77,6 +99,9 @@ struct ksmpp_io_probe {
 	unsigned int iter_arg;		/* which argument is the iov_iter */
 	bool direct;			/* direction read from the iterator */
 	bool write;			/* else: writes, not reads */
+	bool optional;			/* kernels without it load all the same */
+	const char *clone;		/* hooked instead where it exists */
+	bool live;			/* registered */
 };
 
 /* What a hooked call keeps between entry and return. */
@@ -105,26 +130,46 @@ static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 	this_cpu_add(ksmpp_hint_counts.bytes, len);
 }
 
-/* Hint the first @bytes of the user memory @it describes. */
+/*
+ * Hint the first @bytes of the user memory @it describes. Segments that
+ * continue one another in user memory (a contiguous buffer split into
+ * blocks) make one hint. The walk stops once @bytes are accounted for, so
+ * it visits at most nr_segs segments (UIO_MAXIOV for a user iovec array);
+ * past KSMPP_HINT_MAX_RANGES hints the rest is lost, as if overwritten in
+ * the ring.
+ */
 static void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes, u8 source)
 {
 	const struct iovec *iov;
 	size_t skip = it->iov_offset, len;
-	unsigned long seg;
+	unsigned long seg, base, start = 0, run = 0;
+	unsigned int ranges = 0;
 
 	if (iter_is_ubuf(it)) {
 		ksmpp_hint_range((unsigned long)it->ubuf + skip, bytes, source);
 		return;
 	}
 	iov = iter_iov(it);
-	for (seg = 0; bytes && seg < min_t(unsigned long, it->nr_segs, KSMPP_HINT_MAX_SEGS);
-	     seg++, skip = 0) {
+	for (seg = 0; bytes && seg < it->nr_segs; seg++, skip = 0) {
 		if (iov[seg].iov_len <= skip)
 			continue;
+		base = (unsigned long)iov[seg].iov_base + skip;
 		len = min(iov[seg].iov_len - skip, bytes);
-		ksmpp_hint_range((unsigned long)iov[seg].iov_base + skip, len, source);
 		bytes -= len;
+		if (run && base == start + run) {
+			run += len;
+			continue;
+		}
+		if (run) {
+			ksmpp_hint_range(start, run, source);
+			if (++ranges == KSMPP_HINT_MAX_RANGES)
+				return;
+		}
+		start = base;
+		run = len;
 	}
+	if (run)
+		ksmpp_hint_range(start, run, source);
 }
 
 static int ksmpp_io_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -167,7 +212,8 @@ static int ksmpp_io_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-#define KSMPP_IO_PROBE(fn, arg, is_direct, is_write) {			\
+/* The optional fields (.optional, .clone) follow the direction. */
+#define KSMPP_IO_PROBE(fn, arg, is_direct, is_write, ...) {		\
 	.krp = {							\
 		.kp.symbol_name = #fn,					\
 		.entry_handler = ksmpp_io_entry,			\
@@ -175,17 +221,31 @@ static int ksmpp_io_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		.data_size = sizeof(struct ksmpp_io_call),		\
 	},								\
 	.iter_arg = arg, .direct = is_direct, .write = is_write,	\
+	__VA_ARGS__							\
 }
 
 static struct ksmpp_io_probe ksmpp_io_probes[] = {
 	KSMPP_IO_PROBE(filemap_read, 1, false, false),
 	KSMPP_IO_PROBE(shmem_file_read_iter, 1, false, false),
 	KSMPP_IO_PROBE(__iomap_dio_rw, 1, true, false),
+	KSMPP_IO_PROBE(__iomap_dio_read_simple, 1, true, false, .optional = true),
 	KSMPP_IO_PROBE(__blockdev_direct_IO, 3, true, false),
-	KSMPP_IO_PROBE(blkdev_direct_IO, 1, true, false),
+	KSMPP_IO_PROBE(blkdev_direct_IO, 1, true, false,
+		       .clone = KSMPP_SPLIT_CLONE(blkdev_direct_IO)),
 	KSMPP_IO_PROBE(generic_perform_write, 1, false, true),
 	KSMPP_IO_PROBE(iomap_file_buffered_write, 1, false, true),
 };
+
+static void ksmpp_io_probes_unregister(void)
+{
+	struct ksmpp_io_probe *probe;
+
+	for (probe = ksmpp_io_probes; probe < ksmpp_io_probes + ARRAY_SIZE(ksmpp_io_probes); probe++) {
+		if (probe->live)
+			unregister_kretprobe(&probe->krp);
+		probe->live = false;
+	}
+}
 
 
 /*
@@ -323,26 +383,27 @@ int ksmpp_hooks_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++) {
 		probe = &ksmpp_io_probes[i];
+		if (probe->clone && ksmpp_symbol_exists(probe->clone))
+			probe->krp.kp.symbol_name = probe->clone;
+		if (probe->optional && !ksmpp_symbol_exists(probe->krp.kp.symbol_name))
+			continue;
 		/* Calls can sleep inside (waiting for I/O), holding an instance. */
 		probe->krp.maxactive = 32 * num_possible_cpus();
 		err = register_kretprobe(&probe->krp);
 		if (err) {
 			pr_err("kernel %s: cannot hook %s (error %d), not loading\n",
 			       init_utsname()->release, probe->krp.kp.symbol_name, err);
-			while (i--)
-				unregister_kretprobe(&ksmpp_io_probes[i].krp);
+			ksmpp_io_probes_unregister();
 			ksmpp_hooks_exit_ring();
 			return err;
 		}
+		probe->live = true;
 	}
 	return 0;
 }
 
 void ksmpp_hooks_exit(void)
 {
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
-		unregister_kretprobe(&ksmpp_io_probes[i].krp);
+	ksmpp_io_probes_unregister();
 	ksmpp_hooks_exit_ring();
 }
