@@ -97,7 +97,18 @@ load_order() {
 
 index
 mkdir -p "$dest"
-names=$(echo "$@" | tr - _)
+names=
+for name in "$@"; do
+	name=$(echo "$name" | tr - _)
+	case $name in
+	*\?)
+		name=${name%\?}
+		awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$cache/index" ||
+			continue
+		;;
+	esac
+	names="$names $name"
+done
 # shellcheck disable=SC2086
 fetch_closure $names
 for name in $names; do

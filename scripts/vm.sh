@@ -28,8 +28,16 @@ shopt -s inherit_errexit
 # Kernel command line: any warning panics, and so does a soft lockup.
 KSMPP_VM_CMDLINE="console=ttyS0 loglevel=7 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1"
 
-# The Debian kernel modules the tests load (with what they depend on).
-KSMPP_GUEST_MODULES="zram"
+# The Debian kernel modules the tests load (with what they depend on); a
+# NAME? only where the line has it as a module (see guest-modules.sh).
+KSMPP_GUEST_MODULES="zram virtio_pci? virtio_blk ext4 xfs btrfs vfat nls_cp437 nls_ascii
+	crc32c_generic? crc32c_cryptoapi?"
+
+# The disks of a group whose first lines hold "# vm: disks": NAME:MIB, a
+# sparse raw image each (NAME a file system made on it, or raw), made anew
+# for every run. The guest finds each by its serial, ksmpp-NAME; its writes
+# go to a QEMU snapshot, never to the image. (xfs needs 300 MB at least.)
+KSMPP_DISKS="ext4:64 xfs:320 btrfs:256 vfat:64 raw:16"
 
 initramfs() {
 	local line=$1 stage=$KSMPP_BUILD/$1/initramfs
@@ -44,22 +52,50 @@ initramfs() {
 	make -s -C "$KSMPP_TOP/tests/bench" OUT="$KSMPP_BUILD/guest-bin"
 	cp "$KSMPP_BUILD"/guest-bin/* "$stage/bin/"
 	"$KSMPP_TOP/scripts/guest-tools.sh" "$stage"
-	# shellcheck disable=SC2086
-	"$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" $KSMPP_GUEST_MODULES
+	local modules
+	read -ra modules <<<"${KSMPP_GUEST_MODULES//$'\n'/ }"
+	"$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" "${modules[@]}"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) > "$KSMPP_BUILD/$line/initramfs.cpio"
+}
+
+# asks GROUPS WORD: one of the groups asks for WORD ("# vm: WORD" lines).
+asks() {
+	local group
+	for group in $(echo "$1" | tr ',' ' '); do
+		if head -n 5 "$KSMPP_TOP/tests/vm/$group.sh" 2>/dev/null |
+			grep -q "^# vm:.*\\b$2\\b"; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# disks DIR: the images of KSMPP_DISKS made anew in DIR; their QEMU options.
+disks() {
+	local dir=$1 disk name img
+	rm -rf "$dir" && mkdir -p "$dir"
+	for disk in $KSMPP_DISKS; do
+		name=${disk%%:*}
+		img=$dir/$name.img
+		truncate -s "${disk#*:}M" "$img"
+		case $name in
+		ext4)	mkfs.ext4 -q -F "$img" ;;
+		xfs)	mkfs.xfs -q -f "$img" ;;
+		btrfs)	mkfs.btrfs -q -f "$img" >/dev/null ;;
+		vfat)	mkfs.vfat "$img" >/dev/null ;;
+		raw)	;;
+		*)	die "disk $name: no such file system" ;;
+		esac
+		echo "-drive file=$img,format=raw,if=none,snapshot=on,id=$name" \
+			"-device virtio-blk-pci,drive=$name,serial=ksmpp-$name"
+	done
 }
 
 # vm_options GROUPS: QEMU options the groups ask for ("# vm: WORD" lines).
 vm_options() {
-	local group memory=${KSMPP_VM_MEMORY:-2048} numa=
-	for group in $(echo "$1" | tr ',' ' '); do
-		if head -n 5 "$KSMPP_TOP/tests/vm/$group.sh" 2>/dev/null |
-			grep -q '^# vm:.*\bnuma\b'; then
-			numa=1
-		fi
-	done
+	local memory=${KSMPP_VM_MEMORY:-2048}
 	echo "-m $memory"
-	if [ -n "$numa" ]; then
+	if asks "$1" numa; then
 		# CPUs split across nodes need one socket per node, or the
 		# kernel's topology check warns (fatal with panic_on_warn).
 		echo "-smp 2,sockets=2,cores=1,threads=1" \
@@ -78,6 +114,9 @@ run() {
 	. "$KSMPP_CACHE/kernels/$line.env"
 	mkdir -p "$(dirname "$log")"
 	options=$(vm_options "$groups")
+	if asks "$groups" disks; then
+		options="$options $(disks "$KSMPP_BUILD/$line/disks")"
+	fi
 	# shellcheck disable=SC2086
 	timeout "${KSMPP_VM_TIMEOUT:-$VM_TIMEOUT}" qemu-system-x86_64 \
 		-accel tcg,thread=single -cpu max $options \
