@@ -4,7 +4,9 @@
 # guest-modules.sh LINE DIR MODULE...: the Debian kernel modules MODULE...
 # of kernel LINE, with every module they depend on, as plain .ko files in
 # DIR, for a guest without modprobe. For each MODULE, DIR/MODULE.load lists
-# the files to insmod, in load order (dependencies first).
+# the files to insmod, in load order (dependencies first). A MODULE written
+# NAME? is optional: left out where the package has no module NAME (built
+# into that kernel, or gone).
 #
 # The modules come from the kernel's own package (MODULES_DEB in the
 # kernel's env file). That package has no modules.dep (depmod writes it at
@@ -43,10 +45,10 @@ index() {
 }
 
 # fetch NAME...: those modules, uncompressed, as $cache/ko/NAME.ko (one
-# pass over the package for all of them).
+# pass over the package for all of them; a name may repeat).
 fetch() {
 	local name path paths=() tmp
-	for name in "$@"; do
+	for name in $(printf '%s\n' "$@" | sort -u); do
 		[ -f "$cache/ko/$name.ko" ] && continue
 		path=$(awk -v n="$name" '$1 == n { print $2; exit }' "$cache/index")
 		[ -n "$path" ] || die "kernel $line: no module $name in $MODULES_DEB"
