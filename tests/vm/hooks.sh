@@ -8,21 +8,12 @@
 
 HINTS=/sys/kernel/debug/ksmpp/hints
 mkdir -p /mnt/ramfs && mount -t ramfs ramfs /mnt/ramfs
-dd if=/dev/urandom of=/mnt/ramfs/file bs=64k count=2 2>/dev/null	# page cache
-dd if=/dev/urandom of=/tmp/file bs=64k count=2 2>/dev/null		# tmpfs
+dd if=/dev/urandom of=/mnt/ramfs/file bs=64k count=4 2>/dev/null	# page cache
+dd if=/dev/urandom of=/tmp/file bs=64k count=4 2>/dev/null		# tmpfs
 insmod $KSMPP_KO
 
-# hinted FILE MODE: the hints ksmpp-io expects are all listed.
-hinted() {
-	local expected line
-	expected=$(ksmpp-io -m "$1" "$2") || return 1
-	[ -n "$expected" ] || return 1
-	echo "$expected" | while read -r line; do
-		grep -qxF "$line" $HINTS || { echo "missing hint: $line"; return 1; }
-	done
-}
-
-for mode in read pread readv preadv preadv2 uring_read uring_readv aio_read; do
+# preadv_many: 40 iovecs, 20 adjacent ones as one hint, 20 apart.
+for mode in read pread readv preadv preadv2 uring_read uring_readv aio_read preadv_many; do
 	check "page cache $mode hinted" hinted /mnt/ramfs/file $mode
 	check "tmpfs $mode hinted" hinted /tmp/file $mode
 done
@@ -62,4 +53,20 @@ check "I/O still running after unload" kill -0 $io
 kill $io
 wait $io 2>/dev/null
 check "load again after that" insmod $KSMPP_KO
+unload
+
+# The scanner visits a hint's whole pages only: a 64 KiB read to page
+# offset 100 covers 15 whole pages, and two pages partly.
+visited() { echo $(($(proc_field pages_scanned_hint) + $(proc_field hint_pages_skipped))); }
+insmod $KSMPP_KO hint_scan_percent=100
+KSMPP_IO_HOLD=1 ksmpp-io -m /mnt/ramfs/file pread > /tmp/partial &
+io=$!
+wait_for 10 [ -s /tmp/partial ]
+echo 1 > /sys/module/ksmpp/parameters/run
+wait_for 20 [ "$(visited)" -ge 15 ]
+sleep 1
+check "partly covered pages not visited: 15 of 17 pages visited ($(visited))" \
+	[ "$(visited)" = 15 ]
+kill $io
+wait $io 2>/dev/null
 unload

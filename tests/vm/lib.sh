@@ -112,6 +112,18 @@ wait_for() {
 	done
 }
 
+# hinted [OPTION...] FILE MODE: the hints "ksmpp-io -m" expects for its I/O
+# are all listed in /sys/kernel/debug/ksmpp/hints (ksmpp loaded, hints on).
+hinted() {
+	local expected line
+	expected=$(ksmpp-io -m "$@") || return 1
+	[ -n "$expected" ] || return 1
+	echo "$expected" | while read -r line; do
+		grep -qxF "$line" /sys/kernel/debug/ksmpp/hints ||
+			{ echo "missing hint: $line"; return 1; }
+	done
+}
+
 # kmod_load NAME: load the Debian kernel module NAME and what it needs, as
 # scripts/guest-modules.sh packed them in /kmod.
 kmod_load() {

@@ -4,14 +4,18 @@
  * hints ksmpp must record for it, in the format of
  * /sys/kernel/debug/ksmpp/hints ("pid start length source").
  *
- *   ksmpp-io [-m] [-n COUNT] FILE MODE
+ *   ksmpp-io [-m] [-n COUNT] [-s SIZE] FILE MODE
  *
  * -m opts the buffer into merging (MADV_MERGEABLE); without it no hint is
  * due, and none is printed. -n repeats the I/O COUNT times (an I/O storm;
- * only the first round's hints are printed). MODE is one of: read pread
- * readv preadv preadv2 uring_read uring_readv aio_read write pwrite
- * direct_read direct_write. The file must hold at least 64 KiB; writes go
- * to offset 0 of it. Exits non-zero if the I/O did not move what it should.
+ * only the first round's hints are printed). -s sets the size of the
+ * non-vectored modes' I/O (default 64 KiB, at most 256 KiB). MODE is one
+ * of: read pread readv preadv preadv2 uring_read uring_readv aio_read write
+ * pwrite direct_read direct_write, or preadv_many: 40 iovecs of 4 KiB, the
+ * first 20 adjacent in memory (one hint), the others apart (one hint each).
+ * The file must hold at least that much (160 KiB for preadv_many); writes
+ * go to offset 0 of it. Exits non-zero if the I/O did not move what it
+ * should.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,7 +32,10 @@
 #include <unistd.h>
 
 #define BUFFER_SIZE	(1 << 20)
-#define IO_SIZE		65536
+#define MAX_IO_SIZE	(256 << 10)
+/* preadv_many: ADJACENT iovecs in a row, then APART ones, 4 KiB each. */
+#define ADJACENT	20
+#define APART		20
 
 static void die(const char *what)
 {
@@ -108,20 +115,25 @@ struct expected {
 int main(int argc, char **argv)
 {
 	int merge = 0, count = 1, opt, fd, round, i, nexp = 0;
-	struct expected exp[2];
+	struct expected exp[1 + APART];
 	const char *file, *mode, *source;
-	struct iovec iov[2];
+	struct iovec iov[ADJACENT + APART];
+	size_t io_size = 65536, total;
 	ssize_t moved = 0;
 	char *buf;
 
-	while ((opt = getopt(argc, argv, "mn:")) != -1) {
+	while ((opt = getopt(argc, argv, "mn:s:")) != -1) {
 		if (opt == 'm')
 			merge = 1;
-		else
+		else if (opt == 'n')
 			count = atoi(optarg);
+		else if (opt == 's')
+			io_size = strtoul(optarg, NULL, 0);
+		else
+			return 2;
 	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ksmpp-io [-m] [-n COUNT] FILE MODE\n");
+	if (argc - optind != 2 || !io_size || io_size > MAX_IO_SIZE) {
+		fprintf(stderr, "usage: ksmpp-io [-m] [-n COUNT] [-s SIZE] FILE MODE\n");
 		return 2;
 	}
 	file = argv[optind];
@@ -142,34 +154,48 @@ int main(int argc, char **argv)
 
 	/* Unaligned on purpose (partial first page), except for O_DIRECT. */
 	exp[0].start = buf + 100;
-	exp[0].len = IO_SIZE;
+	exp[0].len = io_size;
 	nexp = 1;
 	source = "read";
 	for (round = 0; round < count; round++) {
 		if (!strcmp(mode, "read")) {
 			lseek(fd, 0, SEEK_SET);
-			moved = read(fd, exp[0].start, IO_SIZE);
+			moved = read(fd, exp[0].start, io_size);
 		} else if (!strcmp(mode, "pread")) {
-			moved = pread(fd, exp[0].start, IO_SIZE, 0);
+			moved = pread(fd, exp[0].start, io_size, 0);
 		} else if (!strcmp(mode, "aio_read")) {
-			moved = aio_read(fd, exp[0].start, IO_SIZE, 0);
+			moved = aio_read(fd, exp[0].start, io_size, 0);
 		} else if (!strcmp(mode, "uring_read")) {
-			moved = uring_rw(fd, IORING_OP_READ, exp[0].start, IO_SIZE, 0);
+			moved = uring_rw(fd, IORING_OP_READ, exp[0].start, io_size, 0);
 		} else if (!strcmp(mode, "write")) {
 			source = "write";
 			lseek(fd, 0, SEEK_SET);
-			moved = write(fd, exp[0].start, IO_SIZE);
+			moved = write(fd, exp[0].start, io_size);
 		} else if (!strcmp(mode, "pwrite")) {
 			source = "write";
-			moved = pwrite(fd, exp[0].start, IO_SIZE, 0);
+			moved = pwrite(fd, exp[0].start, io_size, 0);
 		} else if (!strcmp(mode, "direct_read")) {
 			exp[0].start = buf + 4 * 4096;	/* O_DIRECT alignment */
 			source = "direct_read";
-			moved = pread(fd, exp[0].start, IO_SIZE, 0);
+			moved = pread(fd, exp[0].start, io_size, 0);
 		} else if (!strcmp(mode, "direct_write")) {
 			exp[0].start = buf + 4 * 4096;
 			source = "direct_write";
-			moved = pwrite(fd, exp[0].start, IO_SIZE, 0);
+			moved = pwrite(fd, exp[0].start, io_size, 0);
+		} else if (!strcmp(mode, "preadv_many")) {
+			for (i = 0; i < ADJACENT + APART; i++) {
+				iov[i].iov_base = i < ADJACENT ? buf + 300 + i * 4096 :
+					buf + MAX_IO_SIZE + (i - ADJACENT) * 8192;
+				iov[i].iov_len = 4096;
+			}
+			exp[0].start = iov[0].iov_base;
+			exp[0].len = ADJACENT * 4096;
+			for (i = 0; i < APART; i++) {
+				exp[1 + i].start = iov[ADJACENT + i].iov_base;
+				exp[1 + i].len = 4096;
+			}
+			nexp = 1 + APART;
+			moved = preadv(fd, iov, ADJACENT + APART, 0);
 		} else {
 			/* Vectored: two segments, 1000 and 30000 bytes. */
 			iov[0].iov_base = buf + 8192;
@@ -201,7 +227,9 @@ int main(int argc, char **argv)
 			die(mode);
 		}
 	}
-	if ((size_t)moved != (nexp == 2 ? exp[0].len + exp[1].len : exp[0].len)) {
+	for (i = 0, total = 0; i < nexp; i++)
+		total += exp[i].len;
+	if ((size_t)moved != total) {
 		fprintf(stderr, "ksmpp-io: %s moved %zd bytes\n", mode, moved);
 		return 1;
 	}

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# vm: disks
+# The I/O hooks on real file systems and a block device (virtio disks, see
+# scripts/vm.sh): buffered reads from the disk and from the page cache,
+# O_DIRECT reads through iomap (ext4, xfs, btrfs), the legacy direct-I/O
+# path (vfat) and the block device's own, buffered and direct writes. Each
+# yields the hints ksmpp-io expects (pid, range, length, source); a cold
+# read also has to reach the disk (its read sector count grows).
+. /tests/lib.sh
+
+# kmods NAME...: Debian modules, those the line has as modules (the others
+# are built in).
+kmods() {
+	local m
+	for m; do
+		[ ! -f "/kmod/$m.load" ] || kmod_load "$m" || return 1
+	done
+}
+
+# disk NAME: the device of disk NAME (serial ksmpp-NAME).
+disk() {
+	local d
+	for d in /sys/block/vd*; do
+		if [ "$(cat "$d/serial" 2>/dev/null)" = "ksmpp-$1" ]; then
+			echo "/dev/${d##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# from_disk DEV COMMAND...: COMMAND succeeds and DEV read sectors meanwhile.
+sectors_read() { awk '{ print $3 }' "/sys/block/${1#/dev/}/stat"; }
+from_disk() {
+	local dev=$1 before
+	shift
+	before=$(sectors_read "$dev")
+	"$@" && [ "$(sectors_read "$dev")" -gt "$before" ]
+}
+
+drop_caches() { sync && echo 3 > /proc/sys/vm/drop_caches; }
+
+# crc32c's providers first: 6.1's libcrc32c asks the crypto API at init.
+check "disk and file system modules load" kmods virtio_pci virtio_blk \
+	crc32c_generic crc32c_cryptoapi ext4 xfs btrfs nls_cp437 nls_ascii vfat
+check "the disks appear" wait_for 10 disk raw
+for fs in ext4 xfs btrfs vfat; do
+	mkdir -p /mnt/$fs
+	check "$fs mounts" mount -t $fs "$(disk $fs)" /mnt/$fs
+	dd if=/dev/urandom of=/mnt/$fs/file bs=64k count=4 2>/dev/null
+done
+raw=$(disk raw)
+drop_caches
+insmod $KSMPP_KO
+# Which direct-I/O functions this kernel has (GCC clones included).
+grep -E ' (__iomap_dio_r[a-z_]*|__blockdev_direct_IO|blkdev_direct_IO)(\.[a-z]+\.[0-9]+)?$' \
+	/proc/kallsyms | sed 's/^[0-9a-f]* . /kallsyms: /'
+
+for fs in ext4 xfs btrfs vfat; do
+	f=/mnt/$fs/file
+	dev=$(disk $fs)
+	drop_caches
+	check "$fs: pread from the disk hinted" from_disk "$dev" hinted $f pread
+	check "$fs: readv from the page cache hinted" hinted $f readv
+	check "$fs: O_DIRECT read (64 KiB) hinted, from the disk" \
+		from_disk "$dev" hinted $f direct_read
+	check "$fs: O_DIRECT read (4 KiB) hinted" hinted -s 4096 $f direct_read
+	check "$fs: O_DIRECT write hinted" hinted $f direct_write
+done
+check "ext4: preadv of 40 iovecs hinted" hinted /mnt/ext4/file preadv_many
+# btrfs's buffered writes copy in btrfs itself: not hooked (hooks.c).
+for fs in ext4 xfs vfat; do
+	check "$fs: write hinted" hinted /mnt/$fs/file write
+	check "$fs: pwrite hinted" hinted /mnt/$fs/file pwrite
+done
+
+drop_caches
+check "block device: pread from the disk hinted" from_disk "$raw" hinted "$raw" pread
+check "block device: preadv from the page cache hinted" hinted "$raw" preadv
+check "block device: O_DIRECT read (64 KiB) hinted, from the disk" \
+	from_disk "$raw" hinted "$raw" direct_read
+check "block device: O_DIRECT read (4 KiB) hinted" hinted -s 4096 "$raw" direct_read
+check "block device: write hinted" hinted "$raw" write
+check "block device: O_DIRECT write hinted" hinted "$raw" direct_write
+
+before=$(grep -c . /sys/kernel/debug/ksmpp/hints)
+ksmpp-io /mnt/xfs/file direct_read && ksmpp-io "$raw" direct_read
+check "no hint for a process that did not opt in" \
+	[ "$(grep -c . /sys/kernel/debug/ksmpp/hints)" = "$before" ]
+unload
+for fs in ext4 xfs btrfs vfat; do
+	check "$fs unmounts" umount /mnt/$fs
+done
