@@ -297,18 +297,36 @@ static void kmod_log(void *data, int priority, const char *file, int line,
 	vfprintf(stderr, format, args);
 }
 
-static struct kmod_ctx *kmod_open(void)
+/*
+ * A libkmod context in @ctx and ksmpp's module by name (loaded or not, and
+ * the installed module's file) in @mod. EXIT_OK, or an exit code after a
+ * message; module_close() either way.
+ */
+static int module_open(struct kmod_ctx **ctx, struct kmod_module **mod)
 {
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	int ret;
 
-	if (!ctx) {
+	*mod = NULL;
+	*ctx = kmod_new(NULL, NULL);
+	if (!*ctx) {
 		error("cannot initialise libkmod");
-		return NULL;
+		return EXIT_SYSTEM;
 	}
-	kmod_set_log_fn(ctx, kmod_log, NULL);
+	kmod_set_log_fn(*ctx, kmod_log, NULL);
 	if (verbose)
-		kmod_set_log_priority(ctx, LOG_INFO);
-	return ctx;
+		kmod_set_log_priority(*ctx, LOG_INFO);
+	ret = kmod_module_new_from_name(*ctx, MODULE_NAME, mod);
+	if (ret < 0) {
+		error("libkmod: %s", strerror(-ret));
+		return EXIT_SYSTEM;
+	}
+	return EXIT_OK;
+}
+
+static void module_close(struct kmod_ctx *ctx, struct kmod_module *mod)
+{
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
 }
 
 /* The message and exit code for a refused load (-@err from libkmod). */
@@ -388,16 +406,9 @@ static int cmd_load(int argc, char **argv)
 		}
 	}
 
-	ctx = kmod_open();
-	if (!ctx)
-		return EXIT_SYSTEM;
-	/* By name: loaded or not, and the installed module's file. */
-	ret = kmod_module_new_from_name(ctx, MODULE_NAME, &loaded);
-	if (ret < 0) {
-		error("libkmod: %s", strerror(-ret));
-		status = EXIT_SYSTEM;
+	status = module_open(&ctx, &loaded);
+	if (status)
 		goto out;
-	}
 	if (kmod_module_get_initstate(loaded) >= 0) {
 		status = load_refused(EEXIST, NULL);
 		goto out;
@@ -445,8 +456,7 @@ static int cmd_load(int argc, char **argv)
 	}
 out:
 	kmod_module_unref(mod);
-	kmod_module_unref(loaded);
-	kmod_unref(ctx);
+	module_close(ctx, loaded);
 	return status;
 }
 
@@ -584,15 +594,9 @@ static int cmd_unload(int argc, char **argv)
 		error("unload takes no arguments");
 		return EXIT_USAGE;
 	}
-	ctx = kmod_open();
-	if (!ctx)
-		return EXIT_SYSTEM;
-	ret = kmod_module_new_from_name(ctx, MODULE_NAME, &mod);
-	if (ret < 0) {
-		error("libkmod: %s", strerror(-ret));
-		status = EXIT_SYSTEM;
+	status = module_open(&ctx, &mod);
+	if (status)
 		goto out;
-	}
 	if (kmod_module_get_initstate(mod) < 0) {
 		error("ksmpp is not loaded");
 		status = EXIT_NOT_LOADED;
@@ -620,8 +624,7 @@ static int cmd_unload(int argc, char **argv)
 		printf("ksmpp unloaded\n");
 	}
 out:
-	kmod_module_unref(mod);
-	kmod_unref(ctx);
+	module_close(ctx, mod);
 	return status;
 }
 
