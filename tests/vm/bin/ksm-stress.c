@@ -140,23 +140,34 @@ static void start_stream(void)
 
 static void process_main(void) __attribute__((noreturn));
 
-/* A child that carries on with a copy of everything, if not too many. */
-static void fork_process(void)
+/*
+ * A child process with a random stream of its own. NEW_REGION: it maps and
+ * fills a region of its own; else it carries on with its copy of ours.
+ */
+static void spawn(bool new_region)
 {
 	pid_t pid;
 
-	if (atomic_fetch_add(&totals->live, 1) >= MAX_PROCESSES) {
-		atomic_fetch_sub(&totals->live, 1);
-		return;
-	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		start_stream();
+		if (new_region)
+			map_region();
 		process_main();
 	}
+}
+
+/* A child that carries on with a copy of everything, if not too many. */
+static void fork_process(void)
+{
+	if (atomic_fetch_add(&totals->live, 1) >= MAX_PROCESSES) {
+		atomic_fetch_sub(&totals->live, 1);
+		return;
+	}
+	spawn(false);
 	atomic_fetch_add(&totals->forks, 1);
 }
 
@@ -262,17 +273,8 @@ int main(int argc, char **argv)
 	self.end_ms = now_ms() + seconds * 1000ULL;
 	hard_end = self.end_ms + GRACE_SECONDS * 1000ULL;
 	atomic_store(&totals->live, START_PROCESSES);
-	for (i = 0; i < START_PROCESSES; i++) {
-		fflush(NULL);
-		pid = fork();
-		if (pid < 0)
-			die("fork: %s", strerror(errno));
-		if (pid == 0) {
-			start_stream();
-			map_region();
-			process_main();
-		}
-	}
+	for (i = 0; i < START_PROCESSES; i++)
+		spawn(true);
 
 	/* Reap everyone, watching the engine's sharing meanwhile. */
 	for (;;) {
