@@ -26,6 +26,13 @@ said_line() { printf '%s\n' "$out" | grep -qxF -- "$1"; }
 said_count() { [ "$(printf '%s\n' "$out" | grep -cF -- "$2")" = "$1" ]; }
 # kernel_saw TEXT: a ksmpp line with TEXT in the kernel log since dmesg -c.
 kernel_saw() { ksmpp_log | grep -qF -- "$1"; }
+# every_proc_field FN: FN KEY VALUE succeeds for every line of /proc/ksmpp.
+every_proc_field() {
+	local key value
+	while read -r key value; do
+		"$1" "${key%:}" "$value" || return 1
+	done < /proc/ksmpp
+}
 
 if [ ! -x /bin/ksmppctl ]; then
 	fail "ksmppctl in the guest (scripts/guest-tools.sh)"
@@ -136,35 +143,31 @@ check "status: hint ring" said "hint ring:       1024 entries, at most 50% of a 
 ctl status --json
 check "status --json: exit 0" exits 0
 check "status --json: an object" sh -c "head -n 1 /tmp/ctl.out | grep -qx '{' && tail -n 1 /tmp/ctl.out | grep -qx '}'"
-json_has_proc() {
-	local key value
-	while read -r key value; do
-		key=${key%:}
-		case $value in
-		*[!0-9]*|'') said_line "  \"$key\": \"$value\"," || return 1 ;;
-		*) said_line "  \"$key\": $value," || return 1 ;;
-		esac
-	done < /proc/ksmpp
+# json_has KEY VALUE: the last ctl's JSON has "KEY": VALUE (a string unless
+# a number).
+json_has() {
+	case $2 in
+	*[!0-9]*|'') said_line "  \"$1\": \"$2\"," ;;
+	*) said_line "  \"$1\": $2," ;;
+	esac
 }
-check "status --json: every /proc/ksmpp field, same value" json_has_proc
+check "status --json: every /proc/ksmpp field, same value" every_proc_field json_has
 check "status --json: kernel_ksm_blocks" said_line '  "kernel_ksm_blocks": false'
 check "status --json: sharing_ratio null" said_line '  "sharing_ratio": null,'
 
 ctl status --prometheus
 check "status --prometheus: exit 0" exits 0
-prom_has_proc() {
-	local key value
-	while read -r key value; do
-		key=${key%:}
-		case $value in
-		*[!0-9]*|'') continue ;;
-		esac
-		said_line "ksmpp_$key $value" || said_line "ksmpp_${key}_total $value" || return 1
-		said "# TYPE ksmpp_$key" || return 1
-		said "# HELP ksmpp_$key" || return 1
-	done < /proc/ksmpp
+# prom_has KEY VALUE: the last ctl's Prometheus text has metric ksmpp_KEY
+# (or ksmpp_KEY_total) at VALUE, with HELP and TYPE; VALUE not a number: no
+# metric expected.
+prom_has() {
+	case $2 in
+	*[!0-9]*|'') return 0 ;;
+	esac
+	{ said_line "ksmpp_$1 $2" || said_line "ksmpp_${1}_total $2"; } &&
+		said "# TYPE ksmpp_$1" && said "# HELP ksmpp_$1"
 }
-check "status --prometheus: every number of /proc/ksmpp, same value" prom_has_proc
+check "status --prometheus: every number of /proc/ksmpp, same value" every_proc_field prom_has
 check "status --prometheus: ksmpp_info" \
 	said_line "ksmpp_info{version=\"$version\",kernel=\"$(uname -r)\"} 1"
 check "status --prometheus: state" said_line 'ksmpp_state{state="stopped"} 1'
