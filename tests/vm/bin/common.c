@@ -46,6 +46,17 @@ void die(const char *fmt, ...)
 	exit(1);
 }
 
+pid_t fork_or_die(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	return pid;
+}
+
 bool expect(bool cond, const char *fmt, ...)
 {
 	va_list ap;

@@ -34,6 +34,12 @@ int failures(void);
 /* Exit with the verdict: "PROG: ok: WHAT" and 0, or a FAIL line and 1. */
 void finish(const char *what) __attribute__((noreturn));
 
+/*
+ * fork(), after flushing stdio so that no buffered line is printed twice;
+ * dies if it fails. The child's 0, or the child's pid.
+ */
+pid_t fork_or_die(void);
+
 /* Milliseconds since an arbitrary start (CLOCK_MONOTONIC). */
 uint64_t now_ms(void);
 void sleep_ms(unsigned int ms);

@@ -146,13 +146,7 @@ static void process_main(void) __attribute__((noreturn));
  */
 static void spawn(bool new_region)
 {
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
+	if (fork_or_die() == 0) {
 		start_stream();
 		if (new_region)
 			map_region();

@@ -269,12 +269,8 @@ unsigned int pool_spawn(struct pool *pool)
 {
 	unsigned int w = new_slot(pool);
 	struct slot *slot = &pool->slots[w];
-	pid_t pid;
+	pid_t pid = fork_or_die();
 
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		self.slots = pool->slots;
 		self.slot = slot;
