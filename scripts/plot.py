@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""plot.py DIR: the tables (DIR/results.md) and the plot (DIR/bench.png,
-with gnuplot) of one benchmark output directory of scripts/bench.sh.
+"""plot.py DIR [PNG [TITLE]]: the tables (DIR/results.md) and the plot
+(PNG, default DIR/bench.png, with gnuplot; TITLE over each panel instead of
+the run's name) of one benchmark output directory of scripts/bench.sh (or
+of scripts/demo.sh).
 
 Per run (io, big, compute) and configuration: merged pages (pages_sharing)
 at fixed checkpoints, merged-page-seconds, the sharing opportunities vmsim
@@ -18,7 +20,7 @@ CHECKPOINTS = (10, 30, 60)
 RUNS = (("io", "I/O workload"), ("big", "I/O workload, 8x guest RAM"),
         ("io-direct", "I/O workload, O_DIRECT reads"),
         ("compute", "computed (non-I/O) identical data"))
-ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k")
+ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp")
 
 
 def read_csv(path):
@@ -288,7 +290,7 @@ def goals(results, lines):
     lines.append("")
 
 
-def plot(out, results):
+def plot(out, png, heading=None):
     panels = []
     for run, title in RUNS:
         d = os.path.join(out, run)
@@ -297,13 +299,13 @@ def plot(out, results):
     if not panels or subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]):
         return
     script = [f"set terminal pngcairo size 1100,{380 * len(panels)} font ',10'",
-              f"set output '{os.path.join(out, 'bench.png')}'",
+              f"set output '{png}'",
               f"set multiplot layout {len(panels)},1",
               "set termoption noenhanced",
               "set datafile separator ','", "set key outside right top",
               "set xlabel 'seconds'", "set ylabel 'merged pages (pages_sharing)'",
               "set grid"]
-    for run, title, d in panels:
+    for run, run_title, d in panels:
         cfgs = configs_of(d)
         plots = []
         for c in cfgs:
@@ -321,7 +323,7 @@ def plot(out, results):
                 f.write(f"{t},{sum(opp[t]) / len(opp[t]):.0f}\n")
         plots.append(f"'{opp_csv}' every ::1 using 1:2 with lines dt 2 lc rgb 'black' "
                      "title 'opportunities (mean)'")
-        script.append(f"set title '{title}'")
+        script.append(f"set title '{heading or run_title}'")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
@@ -373,7 +375,8 @@ def main():
         pread_table(os.path.join(out, "pread.txt"), lines)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    plot(out, results)
+    plot(out, sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "bench.png"),
+         sys.argv[3] if len(sys.argv) > 3 else None)
 
 
 if __name__ == "__main__":

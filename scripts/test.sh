@@ -3,11 +3,13 @@
 #
 # test.sh: every ksmpp test. KERNELS and TESTS (space or comma separated)
 # narrow a run: TESTS names in-guest groups (tests/vm/GROUP.sh), "unit",
-# "checkpatch" and "deb".
+# "checkpatch", "deb" and "demo".
 #   unit tests   tests/unit, under the sanitizers (cmocka)
 #   checkpatch   the kernel's style checker on every module source
 #   deb          make deb, then the packages installed (DKMS build) and purged
 #                in a Debian 12 chroot
+#   demo         make demo, short (15 s a run), on the first kernel of KERNELS
+#                (default 6.1), and what it showed and saved (demo-test.sh)
 #   per kernel   build (Kbuild and DKMS), the KSM structures' layout against
 #                the kernel's BTF, then one QEMU guest per group
 # A group fails on a failed check, on any warning, BUG, oops, "Bad page" or
@@ -20,7 +22,7 @@ shopt -s inherit_errexit
 
 kernels=$(echo "${KERNELS:-$KSMPP_ALL_KERNELS}" | tr ',' ' ')
 all_groups=$(cd "$KSMPP_TOP/tests/vm" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -vx 'init\|lib' | tr '\n' ' ')
-tests=$(echo "${TESTS:-unit checkpatch deb $all_groups}" | tr ',' ' ')
+tests=$(echo "${TESTS:-unit checkpatch deb demo $all_groups}" | tr ',' ' ')
 # Every result is a "PASS what" or "FAIL what" line in a results file;
 # jobs running in parallel write their own, summed at the end.
 results=$KSMPP_BUILD/results
@@ -129,6 +131,9 @@ if wants checkpatch; then
 fi
 if wants deb; then
 	stage deb count_lines "" "$KSMPP_TOP/scripts/deb-test.sh"
+fi
+if wants demo; then
+	stage demo count_lines "" "$KSMPP_TOP/scripts/demo-test.sh"
 fi
 vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
 if [ -n "$vm_groups" ]; then

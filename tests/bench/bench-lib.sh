@@ -72,12 +72,13 @@ config() {
 }
 
 # engine_for CONFIG: the engine and its parameters for a configuration name:
-# ksm, ksmpp-off (hints off), ksmpp-hN (hints on, ring of N entries; Nk =
-# N*1024).
+# ksm, ksmpp (its default knobs: hints on, ring of 1024 entries), ksmpp-off
+# (hints off), ksmpp-hN (hints on, ring of N entries; Nk = N*1024).
 engine_for() {
 	local size
 	case $1 in
 	ksm)		echo ksm ;;
+	ksmpp)		echo ksmpp ;;
 	ksmpp-off)	echo ksmpp hint_scan_percent=0 ;;
 	ksmpp-h*)	size=${1#ksmpp-h}
 			case $size in *k) size=$((${size%k} * 1024)) ;; esac
