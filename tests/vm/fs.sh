@@ -44,9 +44,14 @@ drop_caches() { sync && echo 3 > /proc/sys/vm/drop_caches; }
 check "disk and file system modules load" kmods virtio_pci virtio_blk \
 	crc32c_generic crc32c_cryptoapi ext4 xfs btrfs nls_cp437 nls_ascii vfat
 check "the disks appear" wait_for 10 disk raw
+# btrfs without data checksums: from 6.12 on, btrfs turns O_DIRECT writes
+# of checksummed files into buffered ones, which copy in btrfs itself and
+# are not hooked (hooks.c).
 for fs in ext4 xfs btrfs vfat; do
 	mkdir -p /mnt/$fs
-	check "$fs mounts" mount -t $fs "$(disk $fs)" /mnt/$fs
+	options=defaults
+	[ $fs != btrfs ] || options=nodatasum
+	check "$fs mounts" mount -t $fs -o $options "$(disk $fs)" /mnt/$fs
 	dd if=/dev/urandom of=/mnt/$fs/file bs=64k count=4 2>/dev/null
 done
 raw=$(disk raw)
