@@ -84,7 +84,7 @@ KSMPP_UINT_PARAM(max_page_sharing, 256, 2, 32768, false, NULL,
 KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
 		 ksmpp_set_hint_buffer_size,
 		 "entries of the I/O hint ring, a power of two");
-KSMPP_UINT_PARAM(hint_scan_percent, 50, 0, 100, false, NULL,
+KSMPP_UINT_PARAM(hint_scan_percent, 75, 0, 100, false, NULL,
 		 "most of each batch that hinted pages may take (0: no hints)");
 
 /* The parameter @name of this module, or NULL. */

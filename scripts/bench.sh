@@ -9,6 +9,8 @@
 #         BENCH_IO_CONFIGS: kernel KSM, ksmpp with hints off, ksmpp with
 #         hints on at hint ring sizes 256, 1k, 4k, 16k. Same workload, seed,
 #         pages_to_scan and sleep_millisecs for all.
+#   share the same under BENCH_SHARE_CONFIGS: ksmpp at hint_scan_percent
+#         10, 25, 50, 75 and 100 (the share of each batch hints may take).
 #   big   the same with BENCH_BIG_FACTOR times the guest RAM per VM
 #         (configurations BENCH_BIG_CONFIGS).
 #   misc  identical anonymous data produced by computation (no I/O), then
@@ -25,7 +27,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/workload.sh"
 
-: "${BENCH_RUNS:=io big misc}"
+: "${BENCH_RUNS:=io share big misc}"
 : "${BENCH_VMS:=4}"                  # VM processes
 : "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
 : "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
@@ -37,12 +39,13 @@ shopt -s inherit_errexit
 : "${BENCH_SEED:=1}"
 : "${BENCH_PAGES_TO_SCAN:=100}"      # the engines' knobs, the kernel's defaults
 : "${BENCH_SLEEP_MILLISECS:=20}"
-: "${BENCH_HINT_SCAN_PERCENT:=50}"   # ksmpp's default
+: "${BENCH_HINT_SCAN_PERCENT:=75}"   # ksmpp's default
 : "${BENCH_IMAGE_MIB:=48}"           # the disk image: a tar of real files
 : "${BENCH_IMAGE_DIR:=/usr/share}"   # ... from here, in name order
 : "${BENCH_IO_CONFIGS:=ksm ksmpp-off ksmpp-h256 ksmpp-h1k ksmpp-h4k ksmpp-h16k}"
 : "${BENCH_BIG_CONFIGS:=ksm ksmpp-off ksmpp-h256 ksmpp-h1k ksmpp-h16k}"
-: "${BENCH_DIRECT_CONFIGS:=ksmpp-off ksmpp-h1k}" # O_DIRECT reads
+: "${BENCH_SHARE_CONFIGS=ksmpp-p10 ksmpp-p25 ksmpp-p50 ksmpp-p75 ksmpp-p100}"
+: "${BENCH_DIRECT_CONFIGS=ksmpp-off ksmpp-h1k}" # O_DIRECT reads
 : "${BENCH_FS:=ext4}"                # the image on ext4 (loop device), or tmpfs
 : "${BENCH_COMPUTE_CONFIGS:=ksm ksmpp-off ksmpp-h1k}"
 : "${BENCH_COMPUTE_SECONDS:=40}"
@@ -96,6 +99,7 @@ IMAGE=/bench/disk.img
 BENCH_FS=$BENCH_FS
 IO_CONFIGS="$BENCH_IO_CONFIGS"
 BIG_CONFIGS="$BENCH_BIG_CONFIGS"
+SHARE_CONFIGS="$BENCH_SHARE_CONFIGS"
 DIRECT_CONFIGS="$BENCH_DIRECT_CONFIGS"
 COMPUTE_CONFIGS="$BENCH_COMPUTE_CONFIGS"
 COMPUTE_SECONDS=$BENCH_COMPUTE_SECONDS
@@ -118,10 +122,9 @@ prepare() {
 	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top/bin" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
 	cp "$tests_bench/bench-misc.sh" "$stage/tests/"
-	# The smoke test, while it lives here (make test takes it from tests/vm).
-	[ ! -f "$tests_bench/hintsmoke.sh" ] || cp "$tests_bench/hintsmoke.sh" "$stage/tests/"
-	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-io.sh"
-	cp "$tests_bench/bench-io.sh" "$stage/tests/bench-big.sh"
+	for run in io share big; do
+		cp "$tests_bench/bench-io.sh" "$stage/tests/bench-$run.sh"
+	done
 	workload_pack "$stage" "$vm_build/$line/initramfs.cpio"
 }
 
@@ -132,6 +135,8 @@ timeout_for() {
 	# shellcheck disable=SC2086
 	case $1 in
 	io)	n=$(words $BENCH_IO_CONFIGS $BENCH_DIRECT_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
+	share)	n=$(words $BENCH_SHARE_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
 	big)	n=$(words $BENCH_BIG_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
@@ -144,6 +149,7 @@ timeout_for() {
 run_outputs() {
 	case $1 in
 	io)	echo io io-direct ;;
+	share)	echo share ;;
 	big)	echo big ;;
 	misc)	echo compute pread.txt ;;
 	esac

@@ -17,10 +17,12 @@ import subprocess
 import sys
 
 CHECKPOINTS = (10, 30, 60)
-RUNS = (("io", "I/O workload"), ("big", "I/O workload, 8x guest RAM"),
+RUNS = (("io", "I/O workload"), ("share", "I/O workload, hint_scan_percent"),
+        ("big", "I/O workload, 8x guest RAM"),
         ("io-direct", "I/O workload, O_DIRECT reads"),
         ("compute", "computed (non-I/O) identical data"))
-ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp")
+ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp",
+         "ksmpp-p10", "ksmpp-p25", "ksmpp-p50", "ksmpp-p75", "ksmpp-p100")
 
 
 def read_csv(path):

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The I/O workload (vmsim, workload "io") under each engine configuration of
 # IO_CONFIGS, at guest RAM of VM_MIB per VM (bench-io) or BIG_FACTOR times
-# that (bench-big, configurations BIG_CONFIGS); bench-io then runs
+# that (bench-big, configurations BIG_CONFIGS), or at VM_MIB under
+# SHARE_CONFIGS (bench-share: hint_scan_percent values); bench-io then runs
 # DIRECT_CONFIGS with O_DIRECT reads (QEMU's cache=none), which need the
 # image on ext4 (BENCH_FS=ext4: tmpfs has no O_DIRECT on 6.1).
 . /tests/bench-lib.sh
 
 case $GROUP in
 bench-big)	run=big mib=$((VM_MIB * BIG_FACTOR)) configs=$BIG_CONFIGS ;;
+bench-share)	run=share mib=$VM_MIB configs=$SHARE_CONFIGS ;;
 *)		run=io mib=$VM_MIB configs=$IO_CONFIGS ;;
 esac
 image_setup

@@ -73,13 +73,15 @@ config() {
 
 # engine_for CONFIG: the engine and its parameters for a configuration name:
 # ksm, ksmpp (its default knobs: hints on, ring of 1024 entries), ksmpp-off
-# (hints off), ksmpp-hN (hints on, ring of N entries; Nk = N*1024).
+# (hints off), ksmpp-hN (hints on, ring of N entries; Nk = N*1024), ksmpp-pN
+# (hints on, hint_scan_percent=N, the default ring).
 engine_for() {
 	local size
 	case $1 in
 	ksm)		echo ksm ;;
 	ksmpp)		echo ksmpp ;;
 	ksmpp-off)	echo ksmpp hint_scan_percent=0 ;;
+	ksmpp-p*)	echo "ksmpp hint_scan_percent=${1#ksmpp-p}" ;;
 	ksmpp-h*)	size=${1#ksmpp-h}
 			case $size in *k) size=$((${size%k} * 1024)) ;; esac
 			echo "ksmpp hint_scan_percent=$HINT_SCAN_PERCENT hint_buffer_size=$size" ;;

@@ -28,7 +28,7 @@ check "no hint for a process that did not opt in" [ "$(grep -c . $HINTS)" = "$be
 echo 0 > /sys/module/ksmpp/parameters/hint_scan_percent
 ksmpp-io -m /mnt/ramfs/file pread >/dev/null
 check "no hint recorded while hints are off" [ "$(grep -c . $HINTS)" = "$before" ]
-echo 50 > /sys/module/ksmpp/parameters/hint_scan_percent
+echo 75 > /sys/module/ksmpp/parameters/hint_scan_percent
 check "partial first page hinted as moved (start not page-aligned)" \
 	sh -c "grep -q ' 0x[0-9a-f]*064 65536 read' $HINTS"
 

@@ -9,7 +9,7 @@ pages_to_scan 1 100000 0 100
 sleep_millisecs 0 60000 0 20
 max_page_sharing 2 32768 0 256
 hint_buffer_size 16 1048576 1 1024
-hint_scan_percent 0 100 0 50"
+hint_scan_percent 0 100 0 75"
 
 # invalid_values MIN MAX POW2: values each parameter must refuse.
 invalid_values() {

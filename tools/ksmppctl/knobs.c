@@ -21,7 +21,7 @@ const struct ksmpp_knob ksmpp_knobs[] = {
 	  "most mappings of one merged page" },
 	{ "hint_buffer_size", 1024, 16, 1048576, true,
 	  "entries of the I/O hint ring, a power of two" },
-	{ "hint_scan_percent", 50, 0, 100, false,
+	{ "hint_scan_percent", 75, 0, 100, false,
 	  "most of each batch that hinted pages may take (0: no hints)" },
 };
 
