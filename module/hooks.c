@@ -85,6 +85,15 @@ static struct ksmpp_hint_ring __rcu *ksmpp_ring;
 static bool ksmpp_hooks_live;
 /* Counters of rings replaced by a resize, so totals survive it. */
 static u64 ksmpp_retired_dropped, ksmpp_retired_consumed;
+/*
+ * The consumer's side of the ring (pending, dropped, consumed) can only be
+ * counted under ksmpp_lock, which ksmppd holds while it scans. Readers of
+ * the figures never wait for it: they count when the lock is free and
+ * otherwise take these, as counted at the end of ksmppd's last batch.
+ */
+static struct {
+	u64 pending, dropped, consumed;
+} ksmpp_ring_seen;
 
 /* Per-CPU, so that producers on different CPUs never share a line. */
 struct ksmpp_hint_counts {
@@ -267,7 +276,6 @@ static void ksmpp_hooks_exit_ring(void)
 
 void ksmpp_hint_totals(struct ksmpp_hint_totals *t)
 {
-	struct ksmpp_hint_ring *ring;
 	int cpu, i;
 
 	memset(t, 0, sizeof(*t));
@@ -280,16 +288,31 @@ void ksmpp_hint_totals(struct ksmpp_hint_totals *t)
 	}
 	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
 		t->missed += READ_ONCE(ksmpp_io_probes[i].krp.nmissed);
-	mutex_lock(&ksmpp_lock);
-	ring = ksmpp_hooks_live ? ksmpp_hints_ring() : NULL;
-	t->dropped = ksmpp_retired_dropped;
-	t->consumed = ksmpp_retired_consumed;
-	if (ring) {
-		t->pending = ksmpp_hint_ring_pending(ring);
-		t->dropped += ksmpp_hint_ring_dropped(ring);
-		t->consumed += ksmpp_hint_ring_consumed(ring);
+	if (mutex_trylock(&ksmpp_lock)) {
+		ksmpp_hints_count();
+		mutex_unlock(&ksmpp_lock);
 	}
-	mutex_unlock(&ksmpp_lock);
+	t->pending = READ_ONCE(ksmpp_ring_seen.pending);
+	t->dropped = READ_ONCE(ksmpp_ring_seen.dropped);
+	t->consumed = READ_ONCE(ksmpp_ring_seen.consumed);
+}
+
+/* Count the consumer's side of the ring, for ksmpp_hint_totals(). */
+void ksmpp_hints_count(void)
+{
+	struct ksmpp_hint_ring *ring = ksmpp_hooks_live ? ksmpp_hints_ring() : NULL;
+	u64 pending = 0, dropped = ksmpp_retired_dropped;
+	u64 consumed = ksmpp_retired_consumed;
+
+	lockdep_assert_held(&ksmpp_lock);
+	if (ring) {
+		pending = ksmpp_hint_ring_pending(ring);
+		dropped += ksmpp_hint_ring_dropped(ring);
+		consumed += ksmpp_hint_ring_consumed(ring);
+	}
+	WRITE_ONCE(ksmpp_ring_seen.pending, pending);
+	WRITE_ONCE(ksmpp_ring_seen.dropped, dropped);
+	WRITE_ONCE(ksmpp_ring_seen.consumed, consumed);
 }
 
 /* The hint figures of /proc/ksmpp. Can sleep. */

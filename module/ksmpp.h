@@ -53,7 +53,9 @@ struct ksmpp_hint_totals {
 	u64 generated[KSMPP_HINT_SOURCES];
 	u64 bytes, pending, dropped, consumed, missed;
 };
+/* Never waits for ksmppd: see ksmpp_hints_count(). */
 void ksmpp_hint_totals(struct ksmpp_hint_totals *t);
+void ksmpp_hints_count(void);
 void ksmpp_hints_list(struct seq_file *m);
 
 /* Kernel functions resolved at load time (compat.c). */

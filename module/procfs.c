@@ -2,8 +2,10 @@
 /*
  * ksmpp: /proc/ksmpp, one "key: value" line per figure as in /proc/meminfo:
  * what is loaded, on which kernel, in which state, with which configuration,
- * and what the scanner and the hooks have done. The scanner's figures are
- * read without a lock: each is exact, together they are a near snapshot.
+ * and what the scanner and the hooks have done. Reading never waits for
+ * ksmppd: the scanner's figures are read without a lock (each is exact,
+ * together they are a near snapshot), and the hint ring's are counted
+ * under ksmpp_lock only when it is free (ksmpp_hint_totals()).
  * /sys/kernel/debug/ksmpp/hints lists the pending hints, newest first, as
  * "pid start length source" lines.
  */

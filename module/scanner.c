@@ -403,6 +403,7 @@ static void ksmpp_scan_batch(void)
 	if (ring && ksmpp_hint_ring_dropped(ring) != dropped)
 		trace_ksmpp_hints_dropped(ksmpp_hint_ring_dropped(ring) - dropped);
 	trace_ksmpp_scan_batch(hinted, linear, ksmpp_stats.merges - merges);
+	ksmpp_hints_count();
 }
 
 /* Unmerge all of @slot's mergeable areas. */
