@@ -19,11 +19,14 @@ echo 'KSMPP-BOOTED'
 # any object allocated since the tests started and no longer referenced
 # fails the run. kmemleak reports only objects 5 s old, and one whose
 # content changed since the previous scan only on the next scan: wait, then
-# scan twice. What boot allocated is left out by its age (a clear before
-# the tests would need the same two scans, 15-30 s each under TCG).
+# scan twice. What boot allocated is left out by its allocation time (a
+# clear before the tests would need the same two scans, 15-30 s each under
+# TCG).
 KMEMLEAK=/sys/kernel/debug/kmemleak
-# kmemleak_report SINCE: the reported objects allocated after SINCE (s of
-# uptime); the scans' "N new suspected memory leaks", which may count
+# jiffies: the kernel's tick count now (0 if unknown: nothing left out).
+jiffies() { awk '/^jiffies: / { print $2; exit }' /proc/timer_list 2>/dev/null | grep . || echo 0; }
+# kmemleak_report SINCE: the reported objects allocated from SINCE (in
+# jiffies) on; the scans' "N new suspected memory leaks", which may count
 # boot's, stay off the console, which the host judges.
 kmemleak_report() {
 	local console scanned=
@@ -32,14 +35,17 @@ kmemleak_report() {
 	sleep 5 && echo scan > $KMEMLEAK && echo scan > $KMEMLEAK && scanned=1
 	dmesg -n "$console"
 	[ -n "$scanned" ] || return 1
-	awk -v max="$(awk -v t="$1" '{ print $1 - t }' /proc/uptime)" '
-		function flush() { if (obj != "" && age < max) print obj; obj = "" }
-		/^unreferenced object/ { flush(); obj = $0; age = 0; next }
+	awk -v since="$1" '
+		function flush() { if (obj != "" && born >= since) print obj; obj = "" }
+		/^unreferenced object/ { flush(); obj = $0; born = since; next }
 		{ obj = obj "\n" $0 }
-		match($0, /\(age [0-9.]+s\)/) { age = substr($0, RSTART + 5, RLENGTH - 7) + 0 }
+		match($0, /jiffies [0-9]+/) { born = substr($0, RSTART + 8, RLENGTH - 8) + 0 }
 		END { flush() }' $KMEMLEAK
 }
-tests_start=$(cut -d' ' -f1 /proc/uptime)
+if [ -n "$ksmppdebug" ]; then
+	tests_start=$(jiffies)
+	echo "KSMPP-KMEMLEAK objects from jiffies $tests_start on"
+fi
 
 for group in $(echo "$ksmpptests" | tr ',' ' '); do
 	echo "KSMPP-GROUP $group"
