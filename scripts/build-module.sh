@@ -30,7 +30,7 @@ kbuild() {
 	local name=$1 dir=/build/$1
 	shift
 	copy_source "$CHROOT$dir"
-	chroot "$CHROOT" make -s -C "/lib/modules/$KVER/build" M="$dir" "$@" modules >&2
+	chroot "$CHROOT" make -s -j"$(nproc)" -C "/lib/modules/$KVER/build" M="$dir" "$@" modules >&2
 	cp "$CHROOT$dir/module/ksmpp.ko" "$out/$name.ko"
 }
 

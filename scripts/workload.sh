@@ -48,7 +48,7 @@ workload_module() {
 		if ! mountpoint -q "$CHROOT/proc"; then
 			mount -t proc proc "$CHROOT/proc" && mounted=1
 		fi
-		chroot "$CHROOT" make -s -C "/lib/modules/$KVER/build" M="$dir" modules || {
+		chroot "$CHROOT" make -s -j"$(nproc)" -C "/lib/modules/$KVER/build" M="$dir" modules || {
 			[ -z "$mounted" ] || umount "$CHROOT/proc" || true
 			exit 1
 		}
