@@ -7,7 +7,7 @@
 #   make bench [KERNELS=6.1]                              benchmark (docs/benchmarks.md)
 #   make ksmppctl                                         the tool, in build/ksmppctl/
 #   make deb                                              ksmpp-dkms and ksmppctl .debs, in build/deb/
-# Kernel lines: 6.1 6.12-deb12 6.12-deb13 7.x.
+# Kernel lines: 6.1 6.12-deb12 6.12-deb13 7.x debug (6.1 with KASAN, lockdep, kmemleak...).
 
 KERNELS ?=
 TESTS ?=

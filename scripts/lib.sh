@@ -7,7 +7,7 @@ KSMPP_CACHE=${KSMPP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksmpp}
 # Per-checkout build output (modules, initramfs images, logs).
 KSMPP_BUILD=${KSMPP_BUILD:-$KSMPP_TOP/build}
 # Every supported kernel line, in test order.
-KSMPP_ALL_KERNELS="6.1 6.12-deb12 6.12-deb13 7.x"
+KSMPP_ALL_KERNELS="6.1 6.12-deb12 6.12-deb13 7.x debug"
 
 # What the host needs: QEMU, the guest's busybox, chroots, unit tests.
 KSMPP_HOST_PACKAGES="make gcc libc6-dev qemu-system-x86 busybox-static cpio

@@ -110,17 +110,40 @@ build_line() {
 	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 }
 
-# guest_tests LINE: one guest per test group, in the background; results
-# and output in build/LINE/.
+# guests N GROUP...: the guests to boot, a line each, its groups comma
+# separated: one guest per group, or with N > 0 the groups dealt out to N
+# guests.
+guests() {
+	local n=$1 i=0 group
+	local -a guest=()
+	shift
+	if [ "$n" -le 0 ]; then
+		printf '%s\n' "$@"
+		return
+	fi
+	for group; do
+		guest[i % n]+=${guest[i % n]:+,}$group
+		i=$((i + 1))
+	done
+	printf '%s\n' "${guest[@]}"
+}
+
+# guest_tests LINE: the guests of LINE's groups one after the other (one
+# per group, or the line's VM_BATCHES, see its env file), in the
+# background; results and output in build/LINE/.
 guest_tests() {
-	local line=$1 group start=$SECONDS group_start
+	local line=$1 groups name start=$SECONDS guest_start VM_BATCHES=0
+	# shellcheck disable=SC1090
+	. "$KSMPP_CACHE/kernels/$line.env"
 	results=$KSMPP_BUILD/$line/results
 	: > "$results"
-	for group in $vm_groups; do
-		group_start=$SECONDS
-		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
-		judge "$line" "$group" "$KSMPP_BUILD/$line/logs/$group.log"
-		echo "guest $line $group: $((SECONDS - group_start)) s"
+	# shellcheck disable=SC2086
+	for groups in $(guests "$VM_BATCHES" $vm_groups); do
+		guest_start=$SECONDS
+		name=${groups//,/+}
+		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$groups" "$KSMPP_BUILD/$line/logs/$name.log"
+		judge "$line" "$name" "$KSMPP_BUILD/$line/logs/$name.log"
+		echo "guest $line $name: $((SECONDS - guest_start)) s"
 	done
 	echo "stage guests $line: $((SECONDS - start)) s"
 }
@@ -142,16 +165,16 @@ if wants demo; then
 fi
 vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
 if [ -n "$vm_groups" ]; then
+	# Each guest uses one host CPU (single-threaded TCG): lines run side by
+	# side, each as soon as it is built, the slowest (debug, several times
+	# the others' time) first; the next line builds meanwhile.
 	built=""
-	for line in $kernels; do
-		stage "build $line" build_line "$line"
-		[ -f "$KSMPP_BUILD/$line/initramfs.cpio" ] && built="$built $line"
-	done
-	# Each guest uses one host CPU (single-threaded TCG): run lines side by
-	# side, the slowest (debug, several times the others' time) first.
 	jobs=${KSMPP_JOBS:-$(nproc)}
-	for line in $(echo "$built" | tr ' ' '\n' | grep -x debug) \
-		$(echo "$built" | tr ' ' '\n' | grep -vx debug); do
+	for line in $(echo "$kernels" | tr ' ' '\n' | grep -x debug) \
+		$(echo "$kernels" | tr ' ' '\n' | grep -vx debug); do
+		stage "build $line" build_line "$line"
+		[ -f "$KSMPP_BUILD/$line/initramfs.cpio" ] || continue
+		built="$built $line"
 		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
 		guest_tests "$line" > "$KSMPP_BUILD/$line/output" 2>&1 &
 	done
