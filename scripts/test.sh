@@ -46,7 +46,7 @@ wants() { grep -qw -- "$1" <<<"$tests"; }
 
 unit_tests() {
 	local log=$KSMPP_BUILD/unit.log status name
-	if make -s -C "$KSMPP_TOP/tests/unit" run >"$log" 2>&1; then :; else
+	if make -s -C "$KSMPP_TOP/tests/unit" OUT="$KSMPP_BUILD/unit" run >"$log" 2>&1; then :; else
 		result FAIL "unit tests: make run failed, see $log"
 	fi
 	grep -E '^\[  (PASSED|FAILED)  \] [0-9]' "$log" || true
