@@ -74,13 +74,24 @@ KERNEL_BAD='WARNING:|BUG:|Oops|Bad page|soft lockup|hard LOCKUP|Kernel panic|gen
 # starting up.
 KERNEL_FINE='kmemleak: Kernel memory leak detector initialized'
 
+# result_lines LOG: the guest's results: the block it prints at the end
+# (which kernel messages cannot cut into) if it got that far, else every
+# result line it printed as the groups ran.
+result_lines() {
+	if grep -q '^KSMPP-RESULTS-END$' "$1"; then
+		sed -n '/^KSMPP-RESULTS-BEGIN$/,/^KSMPP-RESULTS-END$/p' "$1"
+	else
+		cat "$1"
+	fi
+}
+
 # judge LINE GROUP LOG: count the results a guest printed.
 judge() {
 	local line=$1 group=$2 log=$3 p=0 f=0 status text
 	while read -r status text; do
 		if [ "$status" = PASS ]; then p=$((p + 1)); else f=$((f + 1)); fi
 		result "$status" "[$line] $text"
-	done < <(sed -n 's/.*KSMPP-RESULT \(PASS\|FAIL\) /\1 /p' "$log")
+	done < <(result_lines "$log" | sed -n 's/.*KSMPP-RESULT \(PASS\|FAIL\) /\1 /p')
 	while read -r text; do
 		f=$((f + 1))
 		result FAIL "[$line] $group: kernel log: $text"

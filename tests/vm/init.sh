@@ -47,33 +47,42 @@ if [ -n "$ksmppdebug" ]; then
 	echo "KSMPP-KMEMLEAK objects from jiffies $tests_start on"
 fi
 
+# result "PASS|FAIL what": a result of the guest's own (see tests/lib.sh).
+result() { echo "KSMPP-RESULT $*" | tee -a /tmp/ksmpp-results; }
+
 for group in $(echo "$ksmpptests" | tr ',' ' '); do
 	echo "KSMPP-GROUP $group"
 	# A group whose script stops early (a shell error) fails.
 	rm -f /tmp/.group-done
 	GROUP=$group sh -c ". /tests/$group.sh; : > /tmp/.group-done"
 	[ -e /tmp/.group-done ] ||
-		echo "KSMPP-RESULT FAIL $group: its script stopped before the end"
+		result "FAIL $group: its script stopped before the end"
 done
 
 if [ -n "$ksmppdebug" ]; then
 	if grep -q '^ksmpp ' /proc/modules && ! rmmod ksmpp; then
-		echo "KSMPP-RESULT FAIL $ksmpptests: ksmpp does not unload before the leak check"
+		result "FAIL $ksmpptests: ksmpp does not unload before the leak check"
 	fi
 	if ! report=$(kmemleak_report "$tests_start"); then
-		echo "KSMPP-RESULT FAIL $ksmpptests: no kmemleak scan"
+		result "FAIL $ksmpptests: no kmemleak scan"
 	elif [ -n "$report" ]; then
 		echo "$report"
-		echo "KSMPP-RESULT FAIL $ksmpptests: kmemleak found $(echo "$report" | grep -c '^unreferenced object') unreferenced objects"
+		result "FAIL $ksmpptests: kmemleak found $(echo "$report" | grep -c '^unreferenced object') unreferenced objects"
 	else
-		echo "KSMPP-RESULT PASS $ksmpptests: no leak (kmemleak) after the tests and ksmpp's unload"
+		result "PASS $ksmpptests: no leak (kmemleak) after the tests and ksmpp's unload"
 	fi
 fi
 
 # Out-of-tree (O) and unsigned (E) are the only taints a clean run may have.
 taint=$(cat /proc/sys/kernel/tainted)
 if [ $((taint & ~(4096 | 8192))) -ne 0 ]; then
-	echo "KSMPP-RESULT FAIL kernel taint: unexpected flags $taint"
+	result "FAIL kernel taint: unexpected flags $taint"
 fi
+# Every result again, in one block: a kernel message printed while a group
+# ran can cut into a result line on the console; none is printed now.
+dmesg -n 1
+echo 'KSMPP-RESULTS-BEGIN'
+cat /tmp/ksmpp-results 2>/dev/null
+echo 'KSMPP-RESULTS-END'
 echo 'KSMPP-END'
 poweroff -f

@@ -3,8 +3,10 @@
 
 KSMPP_KO=/modules/ksmpp.ko
 
-pass() { echo "KSMPP-RESULT PASS $GROUP: $*"; }
-fail() { echo "KSMPP-RESULT FAIL $GROUP: $*"; }
+# Results go to the console and to /tmp/ksmpp-results, which /init prints
+# again at the end (see there).
+pass() { echo "KSMPP-RESULT PASS $GROUP: $*" | tee -a /tmp/ksmpp-results; }
+fail() { echo "KSMPP-RESULT FAIL $GROUP: $*" | tee -a /tmp/ksmpp-results; }
 
 # check NAME COMMAND...: one result, from COMMAND's exit status.
 check() {
