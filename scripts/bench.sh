@@ -119,7 +119,7 @@ prepare() {
 		die "module build failed, see $vm_build/$line.build.log"
 	grep '^module source:' "$vm_build/$line.build.log" > "$out/module.txt" || true
 	KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
-	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top/bin" "$out_top" "$BENCH_FS"
+	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
 	cp "$tests_bench/bench-misc.sh" "$stage/tests/"
 	for run in io share big; do

@@ -71,7 +71,7 @@ log "building ksmpp for kernel $line"
 workload_module "$KSMPP_TOP" "$line" demo-ksmpp "$vm_build/$line/modules" \
 	> "$out/build.log" 2>&1 || die "module build failed, see $out/build.log"
 KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
-KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out/bin" "$out" ext4
+KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out" ext4
 demo_env | tee "$out/bench.env" > "$stage/bench/bench.env"
 workload_pack "$stage" "$vm_build/$line/initramfs.cpio"
 

@@ -58,18 +58,16 @@ workload_module() {
 	) 9>"$CHROOT.lock"
 }
 
-# workload_stage LINE STAGE BIN IMAGEDIR FS: into the initramfs stage
-# directory STAGE of a guest of kernel LINE (see scripts/vm.sh), vmsim and
-# preadloop (built static into BIN), the guest helpers
+# workload_stage LINE STAGE IMAGEDIR FS: into the initramfs stage
+# directory STAGE of a guest of kernel LINE, made by scripts/vm.sh (which
+# puts vmsim and preadloop in /bin), the guest helpers
 # (tests/bench/bench-lib.sh, in /tests), and the disk image of IMAGEDIR
 # (workload_image) in /bench: on ext4 with the guest modules that mount it
 # (FS ext4), or as a plain file (FS tmpfs). KSMPP_BUILD is the build tree
 # the stage belongs to.
 workload_stage() {
-	local line=$1 stage=$2 bin=$3 images=$4 fs=$5
-	make -s -C "$KSMPP_TOP/tests/bench" OUT="$bin"
+	local line=$1 stage=$2 images=$3 fs=$4
 	mkdir -p "$stage/bench"
-	cp "$bin/vmsim" "$bin/preadloop" "$stage/bin/"
 	cp "$KSMPP_TOP/tests/bench/bench-lib.sh" "$stage/tests/"
 	if [ "$fs" = ext4 ]; then
 		cp "$images/disk.ext4" "$stage/bench/disk.ext4"
