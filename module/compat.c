@@ -29,11 +29,6 @@
 #include "compat.h"
 #include "ksmpp.h"
 
-/* Test builds look up names that do not exist, to exercise the refusal. */
-#ifndef KSMPP_TEST_SYMBOL_SUFFIX
-#define KSMPP_TEST_SYMBOL_SUFFIX ""
-#endif
-
 DEFINE_STATIC_CALL_NULL(ksmpp_kallsyms_lookup_name,
 			ksmpp_proto_kallsyms_lookup_name);
 DEFINE_STATIC_CALL_NULL(ksmpp_try_to_merge_one_page,
@@ -48,6 +43,8 @@ DEFINE_STATIC_CALL_NULL(ksmpp_follow_page, ksmpp_proto_follow_page);
 #endif
 
 unsigned long *ksmpp_kernel_ksm_run;
+struct kmem_cache **ksmpp_kernel_stable_node_cache;
+struct list_head *ksmpp_kernel_migrate_nodes;
 struct kobject *ksmpp_kernel_mm_kobj;
 
 /* A kernel function to resolve and the static call that will reach it. */
@@ -58,7 +55,7 @@ struct ksmpp_symbol {
 };
 
 #define KSMPP_SYMBOL(fn) {						\
-	.name = #fn KSMPP_TEST_SYMBOL_SUFFIX,				\
+	.name = #fn,							\
 	.key = &STATIC_CALL_KEY(ksmpp_##fn),				\
 	.tramp = STATIC_CALL_TRAMP_ADDR(ksmpp_##fn),			\
 }
@@ -72,6 +69,22 @@ static const struct ksmpp_symbol ksmpp_symbols[] = {
 #else
 	KSMPP_SYMBOL(follow_page),
 #endif
+};
+
+static struct kobject **ksmpp_mm_kobj;
+
+/* A kernel variable that ksmpp reads, and where its address goes. */
+struct ksmpp_variable {
+	const char *name;
+	void **addr;
+};
+
+static const struct ksmpp_variable ksmpp_variables[] = {
+	{ "ksm_run", (void **)&ksmpp_kernel_ksm_run },
+	/* For the hand-over of pages left merged at unload (stable.c). */
+	{ "stable_node_cache", (void **)&ksmpp_kernel_stable_node_cache },
+	{ "migrate_nodes", (void **)&ksmpp_kernel_migrate_nodes },
+	{ "mm_kobj", (void **)&ksmpp_mm_kobj },
 };
 
 /*
@@ -123,9 +136,22 @@ bool ksmpp_symbol_exists(const char *name)
 	return static_call(ksmpp_kallsyms_lookup_name)(name) != 0;
 }
 
+/* Where kernel symbol @name starts (checked); 0 if it has none. */
+static unsigned long ksmpp_lookup(const char *name)
+{
+	unsigned long addr;
+
+	if (ksmpp_test_fault(KSMPP_TEST_FAULT_SYMBOLS))
+		return 0;
+	addr = static_call(ksmpp_kallsyms_lookup_name)(name);
+
+	return addr && ksmpp_symbol_start(addr, name) == addr ? addr : 0;
+}
+
 /* Resolve every function ksmpp needs, or fail the load. Can sleep. */
 int ksmpp_resolve_symbols(void)
 {
+	const struct ksmpp_variable *var;
 	const struct ksmpp_symbol *sym;
 	unsigned long addr;
 	int err;
@@ -134,20 +160,19 @@ int ksmpp_resolve_symbols(void)
 	if (err)
 		return err;
 	for (sym = ksmpp_symbols; sym < ksmpp_symbols + ARRAY_SIZE(ksmpp_symbols); sym++) {
-		addr = static_call(ksmpp_kallsyms_lookup_name)(sym->name);
-		if (!addr || ksmpp_symbol_start(addr, sym->name) != addr)
+		addr = ksmpp_lookup(sym->name);
+		if (!addr)
 			return ksmpp_missing(sym->name, -ENOENT);
 		__static_call_update(sym->key, sym->tramp, (void *)addr);
 	}
-	/* A variable, read (never called): /sys/kernel/mm/ksm/run. */
-	addr = static_call(ksmpp_kallsyms_lookup_name)("ksm_run");
-	if (!addr || ksmpp_symbol_start(addr, "ksm_run") != addr)
-		return ksmpp_missing("ksm_run", -ENOENT);
-	ksmpp_kernel_ksm_run = (unsigned long *)addr;
+	/* Variables, read (never called). */
+	for (var = ksmpp_variables; var < ksmpp_variables + ARRAY_SIZE(ksmpp_variables); var++) {
+		addr = ksmpp_lookup(var->name);
+		if (!addr)
+			return ksmpp_missing(var->name, -ENOENT);
+		*var->addr = (void *)addr;
+	}
 	/* /sys/kernel/mm, not exported on 7.x. */
-	addr = static_call(ksmpp_kallsyms_lookup_name)("mm_kobj");
-	if (!addr || ksmpp_symbol_start(addr, "mm_kobj") != addr)
-		return ksmpp_missing("mm_kobj", -ENOENT);
-	ksmpp_kernel_mm_kobj = *(struct kobject **)addr;
+	ksmpp_kernel_mm_kobj = *ksmpp_mm_kobj;
 	return 0;
 }

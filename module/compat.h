@@ -47,16 +47,6 @@
 #define ksmpp_mm_mergeable(mm)	test_bit(MMF_VM_MERGEABLE, &(mm)->flags)
 #endif
 
-/*
- * Breaking a merged mapping: 6.1's KSM faults for write, later kernels
- * unshare (which also works where the VMA is not writable).
- */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-#define KSMPP_UNMERGE_FAULT	(FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE)
-#else
-#define KSMPP_UNMERGE_FAULT	(FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE)
-#endif
-
 /* 7.3's rmap walk finds a stable mapping by its linear page index. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0)
 #define KSMPP_RMAP_ITEM_HAS_LINEAR_INDEX
@@ -204,6 +194,19 @@ static inline void ksmpp_put_anon_vma(struct anon_vma *anon_vma)
 		static_call(ksmpp___put_anon_vma)(anon_vma);
 }
 
+#ifdef KSMPP_HAVE_FOLIO_WALK
+/*
+ * folio_walk_end() without its vma_pgtable_walk_end(), which is not
+ * exported and does nothing outside hugetlb VMAs (never mergeable).
+ */
+static inline void ksmpp_folio_walk_end(struct folio_walk *fw)
+{
+	spin_unlock(fw->ptl);
+	if (fw->level == FW_LEVEL_PTE)
+		pte_unmap(fw->ptep);
+}
+#endif
+
 /*
  * The anonymous page mapped at @addr, with a reference held; NULL if there
  * is none. The caller holds the mmap lock.
@@ -223,13 +226,7 @@ static inline struct page *ksmpp_get_anon_page(struct vm_area_struct *vma,
 		folio_get(folio);
 		page = fw.page;
 	}
-	/*
-	 * folio_walk_end() without its vma_pgtable_walk_end(), which is not
-	 * exported and does nothing outside hugetlb VMAs (never mergeable).
-	 */
-	spin_unlock(fw.ptl);
-	if (fw.level == FW_LEVEL_PTE)
-		pte_unmap(fw.ptep);
+	ksmpp_folio_walk_end(&fw);
 	return page;
 #else
 	struct page *page = static_call(ksmpp_follow_page)(vma, addr, FOLL_GET);
@@ -244,8 +241,53 @@ static inline struct page *ksmpp_get_anon_page(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * folio_walk_start() sees migration entries with FW_MIGRATION, which 7.x
+ * dropped: there a page under migration is not seen (the unmerge's next
+ * round finds it on its new page).
+ */
+#if defined(KSMPP_HAVE_FOLIO_WALK) && !defined(FW_MIGRATION)
+#define FW_MIGRATION	((__force folio_walk_flags_t)0)
+#endif
+
+/*
+ * The stable node of the KSM page mapped at @addr, a page under migration
+ * included (6.1 waits for the migration to end, 6.12 looks at the page
+ * being moved, as their break_ksm() do); NULL if none. For comparison
+ * only: nothing is referenced. The caller holds the mmap lock.
+ */
+static inline struct ksm_stable_node *
+ksmpp_mapped_stable_node(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct ksm_stable_node *stable = NULL;
+#ifdef KSMPP_HAVE_FOLIO_WALK
+	struct folio_walk fw;
+	struct folio *folio;
+
+	folio = static_call(ksmpp_folio_walk_start)(&fw, vma, addr, FW_MIGRATION);
+	if (!folio)
+		return NULL;
+	if (!folio_test_large(folio))
+		stable = ksmpp_folio_stable_node(folio);
+	ksmpp_folio_walk_end(&fw);
+#else
+	struct page *page = static_call(ksmpp_follow_page)(vma, addr,
+							   FOLL_GET | FOLL_MIGRATION |
+							   FOLL_REMOTE);
+
+	if (IS_ERR_OR_NULL(page))
+		return NULL;
+	stable = ksmpp_folio_stable_node(page_folio(page));
+	put_page(page);
+#endif
+	return stable;
+}
+
 /* The kernel KSM's run flag (/sys/kernel/mm/ksm/run). */
 extern unsigned long *ksmpp_kernel_ksm_run;
+/* mm/ksm.c's cache of stable nodes, and its list of migrated nodes. */
+extern struct kmem_cache **ksmpp_kernel_stable_node_cache;
+extern struct list_head *ksmpp_kernel_migrate_nodes;
 /* The kobject of /sys/kernel/mm. */
 extern struct kobject *ksmpp_kernel_mm_kobj;
 #define KSMPP_KERNEL_KSM_RUN_MERGE	1

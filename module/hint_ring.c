@@ -297,9 +297,24 @@ u64 ksmpp_hint_ring_contended(const struct ksmpp_hint_ring *ring)
 }
 
 /*
- * Consumer only (callers serialise with pop): the @n-th newest pending hint
+ * Consumer only: how many hints ksmpp_hint_ring_peek() can be asked for,
+ * those lost since they were pushed (overwritten or contended) included.
+ */
+u64 ksmpp_hint_ring_unread(const struct ksmpp_hint_ring *ring)
+{
+	u64 unread = (u64)atomic64_read(&ring->head) - ring->last_head;
+	unsigned int i;
+
+	for (i = 0; i < ring->depth; i++)
+		unread += ring->stack[i].hi - ring->stack[i].lo;
+	return unread;
+}
+
+/*
+ * Consumer only (callers serialise with pop): the @n-th newest unread hint
  * (0 is the next pop's candidate), without consuming it. False past the
- * last one, or if that hint was lost; for listings, not for the scanner.
+ * last one (ksmpp_hint_ring_unread()), or if that hint was lost; for
+ * listings, not for the scanner.
  */
 bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
 			  struct ksmpp_hint *out)

@@ -36,8 +36,10 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 			  const struct ksmpp_hint *hint);
 /* Single consumer only: newest pending hint to @out; false (@out untouched) if none. */
 bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out);
+/* Consumer only: the @n-th newest unread hint, n < ksmpp_hint_ring_unread(). */
 bool ksmpp_hint_ring_peek(const struct ksmpp_hint_ring *ring, u64 n,
 			  struct ksmpp_hint *out);
+u64 ksmpp_hint_ring_unread(const struct ksmpp_hint_ring *ring);
 
 /* Any context: sequence numbers claimed by producers (hints pushed). */
 u64 ksmpp_hint_ring_pushed(const struct ksmpp_hint_ring *ring);

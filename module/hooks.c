@@ -346,14 +346,18 @@ struct ksmpp_hint_ring *ksmpp_hints_ring(void)
 /* List the pending hints, newest first (debugfs). */
 void ksmpp_hints_list(struct seq_file *m)
 {
+	struct ksmpp_hint_ring *ring;
 	struct ksmpp_hint hint;
-	u64 n;
+	u64 n, unread;
 
 	mutex_lock(&ksmpp_lock);
-	for (n = 0; ksmpp_hooks_live &&
-	     ksmpp_hint_ring_peek(ksmpp_hints_ring(), n, &hint); n++)
-		seq_printf(m, "%d %#lx %lu %s\n", hint.tgid, hint.start, hint.len,
-			   ksmpp_hint_source_names[hint.source]);
+	ring = ksmpp_hooks_live ? ksmpp_hints_ring() : NULL;
+	unread = ring ? ksmpp_hint_ring_unread(ring) : 0;
+	/* Lost hints (overwritten, or given up by a contended push) are skipped. */
+	for (n = 0; n < unread; n++)
+		if (ksmpp_hint_ring_peek(ring, n, &hint))
+			seq_printf(m, "%d %#lx %lu %s\n", hint.tgid, hint.start,
+				   hint.len, ksmpp_hint_source_names[hint.source]);
 	mutex_unlock(&ksmpp_lock);
 }
 
@@ -370,7 +374,7 @@ int ksmpp_set_hint_buffer_size(unsigned int size)
 	ring = ksmpp_hint_ring_alloc(size);
 	if (!ring)
 		return -ENOMEM;
-	mutex_lock(&ksmpp_lock);
+	ksmpp_lock_ahead_of_scan();
 	old_size = ksmpp_hint_buffer_size;
 	WRITE_ONCE(ksmpp_hint_buffer_size, size);
 	if (!ksmpp_hooks_live) {

@@ -12,8 +12,17 @@
  * write starts KSM, that first unmerges all of ksmpp's pages, holding
  * ksmpp_lock so that ksmppd cannot merge again before KSM is running, then
  * calls the kernel's store function, which ksmppd will then see. A signal
- * during the unmerge fails the write with -EINTR, and KSM is not started.
- * The hook lets ksmpp's own call through (its caller is in this module).
+ * during the unmerge fails the write with -EINTR, and pages that cannot be
+ * unmerged with -EBUSY: KSM is not started then. The hook lets ksmpp's own
+ * call through (its caller is in this module).
+ *
+ * A writer can sleep in ksmpp_ksm_run_store() (on ksmpp_lock, which unload
+ * holds while it unmerges, or in the kernel's store function): unload must
+ * not free the module's text under it. The hook counts writers in before it
+ * redirects them, and unload waits for the count to drop to zero, then for
+ * a writer preempted between its last decrement and its return
+ * (synchronize_rcu_tasks(): a task is only through when it has switched
+ * voluntarily, and a preempted one has not).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,7 +30,9 @@
 #include <linux/kernfs.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/sysfs.h>
+#include <linux/wait_bit.h>
 #include <linux/utsname.h>
 
 #include "ksmpp.h"
@@ -36,6 +47,8 @@
 DEFINE_STATIC_CALL_NULL(ksmpp_kernel_run_store, ksmpp_proto_run_store);
 
 static unsigned long ksmpp_kernel_run_store_addr;
+/* Writers redirected into ksmpp_ksm_run_store() and not out of it yet. */
+static atomic_t ksmpp_run_writers = ATOMIC_INIT(0);
 
 static ssize_t notrace ksmpp_ksm_run_store(struct kobject *kobj,
 					   struct kobj_attribute *attr,
@@ -44,23 +57,29 @@ static ssize_t notrace ksmpp_ksm_run_store(struct kobject *kobj,
 	unsigned int flags;
 	ssize_t ret;
 
-	if (kstrtouint(buf, 10, &flags) || !(flags & KSMPP_KERNEL_KSM_RUN_MERGE))
-		return static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
-
-	mutex_lock(&ksmpp_lock);
-	ret = ksmpp_give_way_to_ksm();
-	if (!ret)
+	ksmpp_test_delay(KSMPP_TEST_DELAY_RUN_STORE);
+	/* As KSM's run_store(): 1 starts ksmd, 0 and 2 do not. */
+	if (kstrtouint(buf, 10, &flags) || flags != KSMPP_KERNEL_KSM_RUN_MERGE) {
 		ret = static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
-	mutex_unlock(&ksmpp_lock);
+	} else {
+		ksmpp_lock_ahead_of_scan();
+		ret = ksmpp_give_way_to_ksm();
+		if (!ret)
+			ret = static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
+		mutex_unlock(&ksmpp_lock);
+	}
+	if (atomic_dec_and_test(&ksmpp_run_writers))
+		wake_up_var(&ksmpp_run_writers);
 	return ret;
 }
 
 static void notrace ksmpp_ksm_run_hook(unsigned long ip, unsigned long parent_ip,
 				       struct ftrace_ops *ops, struct ftrace_regs *fregs)
 {
-	if (!within_module(parent_ip, THIS_MODULE))
-		ftrace_regs_set_instruction_pointer(fregs,
-						    (unsigned long)ksmpp_ksm_run_store);
+	if (within_module(parent_ip, THIS_MODULE))
+		return;
+	atomic_inc(&ksmpp_run_writers);
+	ftrace_regs_set_instruction_pointer(fregs, (unsigned long)ksmpp_ksm_run_store);
 }
 
 static struct ftrace_ops ksmpp_ksm_run_ops = {
@@ -116,6 +135,9 @@ int ksmpp_ksm_guard_init(void)
 
 void ksmpp_ksm_guard_exit(void)
 {
+	/* No writer is redirected once this returns (it waits for the hook). */
 	unregister_ftrace_function(&ksmpp_ksm_run_ops);
 	ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
+	wait_var_event(&ksmpp_run_writers, !atomic_read(&ksmpp_run_writers));
+	synchronize_rcu_tasks();
 }

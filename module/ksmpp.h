@@ -26,6 +26,27 @@ void ksmpp_params_show(struct seq_file *m);
 int ksmpp_param_write(const char *name, const char *buf);
 int ksmpp_param_read(const char *name, char *buf);
 
+/*
+ * Delays at named points, to widen a race window in tests: compiled in only
+ * with KSMPP_TEST_HOOKS (the ksmpp-test.ko build), set with the parameters
+ * test_delay_point and test_delay_ms.
+ */
+enum ksmpp_test_delay {
+	KSMPP_TEST_DELAY_RUN_STORE = 1,	/* a write to /sys/kernel/mm/ksm/run */
+	KSMPP_TEST_DELAY_UNMERGE,	/* before run=2 unmerges */
+};
+/* Faults to inject (test_fault bits). */
+#define KSMPP_TEST_FAULT_NODE_HASH	1	/* nodes get a wrong content hash */
+#define KSMPP_TEST_FAULT_UNMERGE	2	/* no private copy can be made */
+#define KSMPP_TEST_FAULT_SYMBOLS	4	/* no kernel symbol is found (at load) */
+#ifdef KSMPP_TEST_HOOKS
+void ksmpp_test_delay(enum ksmpp_test_delay point);
+bool ksmpp_test_fault(unsigned int fault);
+#else
+static inline void ksmpp_test_delay(enum ksmpp_test_delay point) {}
+static inline bool ksmpp_test_fault(unsigned int fault) { return false; }
+#endif
+
 /* Values of run, as KSM's /sys/kernel/mm/ksm/run. */
 #define KSMPP_RUN_STOP		0
 #define KSMPP_RUN_MERGE		1
@@ -92,7 +113,8 @@ struct ksmpp_mm {
 /* A merged page: the kernel's stable node, and where ksmpp indexes it. */
 struct ksmpp_node {
 	struct ksm_stable_node stable;	/* folio->mapping points here */
-	struct hlist_node index;	/* in the stable index */
+	struct hlist_node table;	/* in the node table, by address */
+	struct hlist_node index;	/* in the stable index, by content */
 	u64 hash;			/* xxh64 of the (write-protected) content */
 };
 
@@ -135,6 +157,7 @@ const char *ksmpp_state_name(void);
 
 /* The scanner (scanner.c). */
 extern struct mutex ksmpp_lock;
+void ksmpp_lock_ahead_of_scan(void);
 int ksmpp_scanner_init(void);
 void ksmpp_scanner_exit(void);
 int ksmpp_set_run(unsigned int run);
@@ -156,9 +179,26 @@ void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);
 void ksmpp_unstable_reset(void);
+
+/* Stable nodes, rmap items and unmerging (stable.c); under ksmpp_lock. */
+int ksmpp_stable_init(unsigned long buckets);
+void ksmpp_stable_exit(void);
+struct ksmpp_node *ksmpp_own_node(const struct ksm_stable_node *stable);
+struct ksmpp_node *ksmpp_node_alloc(void);
+void ksmpp_node_free(struct ksmpp_node *node);
+struct folio *ksmpp_node_get_folio(struct ksmpp_node *node, bool lock);
+void ksmpp_node_install(struct ksmpp_node *node, struct folio *folio);
+void ksmpp_node_link(struct ksmpp_node *node, struct ksmpp_item *item);
+void ksmpp_node_put_unmapped(struct ksmpp_node *node);
+struct ksmpp_item *ksmpp_item_alloc(void);
+void ksmpp_item_discard(struct ksmpp_item *item);
+void ksmpp_item_remove(struct ksmpp_item *item);
 void ksmpp_reclaim_stale(void);
+unsigned long ksmpp_skip_unmapped(struct mm_struct *mm, unsigned long addr,
+				  unsigned long end);
 int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 			unsigned long end, bool interruptible);
-int ksmpp_release_nodes(void);
+unsigned long ksmpp_release_nodes(void);
+unsigned long ksmpp_hand_over_nodes(void);
 
 #endif /* _KSMPP_H */

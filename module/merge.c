@@ -22,18 +22,13 @@
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
  * protects the page, checks that nothing else (GUP, O_DIRECT) holds it, and
  * replaces the mapping. The first page of a pair becomes a KSM page; ksmpp
- * then gives it a stable node laid out as mm/ksm.c's, and one rmap item per
- * mapping, each holding a reference on its VMA's anon_vma. From then on the
- * kernel treats the page as KSM's: its rmap walk finds every mapping for
- * swap-out, migration and memory failure, and a write faults in a private
- * copy. A node's item list is changed only under the page's lock, which the
- * kernel's readers of it hold too.
+ * then gives it a stable node and one rmap item per mapping (stable.c).
+ * The node's hash is taken from that write-protected page itself, so it
+ * matches the page's content for life.
  *
- * A node is stale once its page has been freed (the page no longer points
- * back at it, as in KSM's ksm_get_folio()): its items are then released.
- * Pages that ksmpp did not merge - KSM pages of kernel KSM among them - are
- * never touched: ownership of a KSM page is decided by finding its node in
- * the stable index.
+ * An address of a process has at most one item: before a page is merged,
+ * an item left at its address (its page was replaced) is dropped, and the
+ * xarray slot is reserved, so that recording the new item cannot fail.
  *
  * Everything here runs under ksmpp_lock, from the scanner thread or from
  * an unmerge; the lock order is ksmpp_lock, mmap lock, page lock.
@@ -43,7 +38,6 @@
 #include <linux/highmem.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/xxhash.h>
 
@@ -59,8 +53,6 @@ struct ksmpp_unstable {
 	u64 hash;			/* its content's xxh64 */
 };
 
-static struct kmem_cache *ksmpp_node_cache;
-static struct kmem_cache *ksmpp_item_cache;
 static struct kmem_cache *ksmpp_unstable_cache;
 static struct hlist_head *ksmpp_stable_index;
 static struct hlist_head *ksmpp_unstable_index;
@@ -99,11 +91,6 @@ static void *ksmpp_hash_entry(u64 hash)
 	return xa_mk_value(hash >> 1);
 }
 
-static void ksmpp_account(long bytes)
-{
-	ksmpp_stats.metadata_bytes += bytes;
-}
-
 /* The VMA at @addr if ksmpp may merge there; mmap lock held. */
 struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
 						  unsigned long addr)
@@ -134,160 +121,50 @@ static struct page *ksmpp_get_mapped_page(struct ksmpp_mm *slot,
 	return page;
 }
 
-/*
- * The folio of @node, with a reference; NULL once the page is gone. A
- * migration moves kpfn before the old folio lets go of the node, so a
- * changed kpfn means "look again".
- */
-static struct folio *ksmpp_node_folio(struct ksmpp_node *node)
-{
-	struct folio *folio;
-	unsigned long kpfn;
-
-again:
-	kpfn = READ_ONCE(node->stable.kpfn);
-	folio = pfn_folio(kpfn);
-	if (ksmpp_folio_stable_node(folio) != &node->stable)
-		goto stale;
-	if (!folio_try_get(folio))
-		goto stale;
-	if (ksmpp_folio_stable_node(folio) != &node->stable) {
-		folio_put(folio);
-		goto stale;
-	}
-	return folio;
-stale:
-	smp_rmb();	/* kpfn after mapping; pairs with folio_migrate_ksm() */
-	if (READ_ONCE(node->stable.kpfn) != kpfn)
-		goto again;
-	return NULL;
-}
-
-/* Link @item to @node; the node's folio is locked. */
-static void ksmpp_node_add_item(struct ksmpp_node *node,
-				struct ksmpp_item *item)
-{
-	if (hlist_empty(&node->stable.hlist))
-		ksmpp_stats.pages_shared++;
-	else
-		ksmpp_stats.pages_sharing++;
-	item->rmap.head = &node->stable;
-	hlist_add_head(&item->rmap.hlist, &node->stable.hlist);
-	node->stable.rmap_hlist_len++;
-}
-
-/* Record a linked item with its owner (after the folio is unlocked). */
+/* Record a linked item with its owner: its xarray slot is reserved. */
 static void ksmpp_item_publish(struct ksmpp_item *item)
 {
-	struct mm_struct *mm = item->owner->mm;
-
 	xa_store(&item->owner->pages, item->rmap.address >> PAGE_SHIFT, item,
 		 GFP_KERNEL);
-	WRITE_ONCE(mm->ksm_merging_pages, mm->ksm_merging_pages + 1);
 	ksmpp_stats.merges++;
-	trace_ksmpp_merge(mm, item->rmap.address & PAGE_MASK,
+	trace_ksmpp_merge(item->owner->mm, item->rmap.address & PAGE_MASK,
 			  READ_ONCE(item->rmap.head->kpfn));
-}
-
-/* Unlink @item from its node; the node's folio is locked, or gone. */
-static void ksmpp_item_unlink(struct ksmpp_item *item)
-{
-	struct ksm_stable_node *stable = item->rmap.head;
-
-	hlist_del(&item->rmap.hlist);
-	stable->rmap_hlist_len--;
-	if (hlist_empty(&stable->hlist))
-		ksmpp_stats.pages_shared--;
-	else
-		ksmpp_stats.pages_sharing--;
-}
-
-/* Free an unlinked item. May sleep (anon_vma release). */
-static void ksmpp_item_free(struct ksmpp_item *item)
-{
-	struct ksmpp_mm *owner = item->owner;
-	unsigned long index = item->rmap.address >> PAGE_SHIFT;
-
-	xa_cmpxchg(&owner->pages, index, item, NULL, 0);
-	WRITE_ONCE(owner->mm->ksm_merging_pages, owner->mm->ksm_merging_pages - 1);
-	ksmpp_put_anon_vma(item->rmap.anon_vma);
-	kmem_cache_free(ksmpp_item_cache, item);
-	ksmpp_account(-(long)sizeof(*item));
-}
-
-static struct ksmpp_item *ksmpp_item_alloc(void)
-{
-	struct ksmpp_item *item = kmem_cache_zalloc(ksmpp_item_cache, GFP_KERNEL);
-
-	if (item)
-		ksmpp_account(sizeof(*item));
-	return item;
-}
-
-/* Drop a merged mapping's item: the mapping was replaced or is going. */
-static void ksmpp_item_remove(struct ksmpp_item *item)
-{
-	struct ksmpp_node *node = container_of(item->rmap.head,
-					       struct ksmpp_node, stable);
-	struct folio *folio = ksmpp_node_folio(node);
-
-	if (folio)
-		folio_lock(folio);
-	ksmpp_item_unlink(item);
-	if (folio) {
-		folio_unlock(folio);
-		folio_put(folio);
-	}
-	ksmpp_item_free(item);
-}
-
-/* Free a node that has no items left; its folio is locked, or gone. */
-static void ksmpp_node_free(struct ksmpp_node *node)
-{
-	hlist_del(&node->index);
-	kmem_cache_free(ksmpp_node_cache, node);
-	ksmpp_account(-(long)sizeof(*node));
-}
-
-/*
- * Release a node, with its items: its page is gone, or locked and no
- * longer mapped.
- */
-static void ksmpp_node_reclaim(struct ksmpp_node *node)
-{
-	struct ksm_rmap_item *rmap;
-	struct hlist_node *tmp;
-	unsigned long n = 0;
-
-	hlist_for_each_entry_safe(rmap, tmp, &node->stable.hlist, hlist) {
-		struct ksmpp_item *item = container_of(rmap, struct ksmpp_item, rmap);
-
-		ksmpp_item_unlink(item);
-		ksmpp_item_free(item);
-		n++;
-	}
-	ksmpp_node_free(node);
-	ksmpp_stats.stale_reclaimed += n + 1;
 }
 
 /*
  * Merge the page @slot maps at @addr into @kpage (NULL: make the page itself
  * a KSM page, with no node yet; @kpage == @page: a forked KSM page, nothing
- * to replace). On success fills @item for the mapping and returns 0.
- * Try-locks the mmap lock (-EBUSY if taken); the page is checked to be
- * still mapped at @addr.
+ * to replace). On success fills @item for the mapping and returns 0, with
+ * the item's xarray slot reserved for ksmpp_item_publish(). Try-locks the
+ * mmap lock (-EBUSY if taken); the page is checked to be still mapped at
+ * @addr.
  */
 static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 			   struct page *page, struct page *kpage,
 			   struct ksmpp_item *item)
 {
+	unsigned long index = addr >> PAGE_SHIFT;
 	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
 	struct page *mapped = NULL;
+	void *entry;
 	int err = -EFAULT;
 
-	if (!mmap_read_trylock(mm))
-		return -EBUSY;
+	/*
+	 * An item still recorded at @addr is stale: the page mapped there now
+	 * is not its KSM page (callers merge only pages that are not KSM
+	 * pages, or whose item they found missing). Drop it, so that no item
+	 * is ever overwritten and orphaned on its node.
+	 */
+	entry = xa_load(&slot->pages, index);
+	if (entry && !xa_is_value(entry))
+		ksmpp_item_remove(entry);
+	if (xa_reserve(&slot->pages, index, GFP_KERNEL))
+		return -ENOMEM;
+	if (!mmap_read_trylock(mm)) {
+		err = -EBUSY;
+		goto out;
+	}
 	vma = ksmpp_mergeable_vma(mm, addr);
 	if (vma)
 		mapped = ksmpp_get_anon_page(vma, addr);
@@ -310,10 +187,17 @@ static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 		item->owner = slot;
 	}
 	mmap_read_unlock(mm);
+out:
+	if (err)
+		xa_release(&slot->pages, index);
 	return err;
 }
 
-/* Merge the page at @addr of @slot into @node's page @kfolio. */
+/*
+ * Merge the page at @addr of @slot into @node's page @kfolio, which the
+ * caller found with ksmpp_node_get_folio() and still references: it stays
+ * the node's page (a migration would now fail on that reference).
+ */
 static int ksmpp_merge_into(struct ksmpp_node *node, struct folio *kfolio,
 			    struct ksmpp_mm *slot, unsigned long addr,
 			    struct page *page)
@@ -325,13 +209,11 @@ static int ksmpp_merge_into(struct ksmpp_node *node, struct folio *kfolio,
 		return -ENOMEM;
 	err = ksmpp_merge_one(slot, addr, page, folio_page(kfolio, 0), item);
 	if (err) {
-		kmem_cache_free(ksmpp_item_cache, item);
-		ksmpp_account(-(long)sizeof(*item));
+		ksmpp_item_discard(item);
 		return err;
 	}
-	/* Our reference on kfolio keeps it, and its node, from migrating. */
 	folio_lock(kfolio);
-	ksmpp_node_add_item(node, item);
+	ksmpp_node_link(node, item);
 	folio_unlock(kfolio);
 	ksmpp_item_publish(item);
 	return 0;
@@ -342,7 +224,13 @@ static void ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
 {
 	struct vm_area_struct *vma;
 
-	mmap_read_lock(slot->mm);
+	/*
+	 * Never wait behind the process's mmap writers under ksmpp_lock: if
+	 * the lock is taken, the page stays a KSM page with one mapping, as
+	 * KSM's pages whose other mappings went do.
+	 */
+	if (!mmap_read_trylock(slot->mm))
+		return;
 	vma = ksmpp_mergeable_vma(slot->mm, addr);
 	if (vma)
 		ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, false);
@@ -353,106 +241,94 @@ static void ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
  * Merge two identical unmerged pages into a new KSM page: @a becomes the
  * shared page, with a new node, and @b is merged into it.
  */
-static int ksmpp_merge_pair(u64 hash, struct ksmpp_mm *a_slot,
-			    unsigned long a_addr, struct page *a,
-			    struct ksmpp_mm *b_slot, unsigned long b_addr,
-			    struct page *b)
+static int ksmpp_merge_pair(struct ksmpp_mm *a_slot, unsigned long a_addr,
+			    struct page *a, struct ksmpp_mm *b_slot,
+			    unsigned long b_addr, struct page *b)
 {
 	struct ksmpp_node *node;
 	struct ksmpp_item *item;
 	struct folio *folio;
 	int err = -ENOMEM;
 
-	node = kmem_cache_zalloc(ksmpp_node_cache, GFP_KERNEL);
+	/* Both first: a KSM page must never stay mapped without a node. */
+	node = ksmpp_node_alloc();
 	item = ksmpp_item_alloc();
 	if (!node || !item)
 		goto fail;
-	ksmpp_account(sizeof(*node));
 	err = ksmpp_merge_one(a_slot, a_addr, a, NULL, item);
 	if (err)
 		goto fail;
 
 	/*
-	 * @a is a KSM page now, with no node: give it ours at once. Its folio
-	 * only now: a huge page was split by the merge.
+	 * @a is a KSM page now, write-protected, with no node: give it ours
+	 * at once. Our reference keeps it from migrating, and its content is
+	 * fixed, so it gives the node's hash for life. Its folio only now: a
+	 * huge page was split by the merge.
 	 */
+	node->hash = ksmpp_page_hash(a);
+	if (ksmpp_test_fault(KSMPP_TEST_FAULT_NODE_HASH))
+		node->hash = ~node->hash;
 	folio = page_folio(a);
 	folio_lock(folio);
-	node->hash = hash;
-	node->stable.kpfn = folio_pfn(folio);
-	INIT_HLIST_HEAD(&node->stable.hlist);
-	ksmpp_node_add_item(node, item);
-	smp_wmb();	/* node complete before it is reachable from the page */
-	ksmpp_folio_set_stable_node(folio, &node->stable);
+	ksmpp_node_install(node, folio);
+	ksmpp_node_link(node, item);
 	folio_unlock(folio);
 	ksmpp_item_publish(item);
-	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, hash));
+	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash));
 
 	err = ksmpp_merge_into(node, folio, b_slot, b_addr, b);
 	if (err) {
 		/* A KSM page with one mapping saves nothing: undo it. */
 		ksmpp_break_mapping(a_slot, a_addr);
-		ksmpp_item_remove(item);
+		ksmpp_node_put_unmapped(node);
 	}
 	return err;
 fail:
-	if (node) {
-		kmem_cache_free(ksmpp_node_cache, node);
-		ksmpp_account(-(long)sizeof(*node));
-	}
-	if (item) {
-		kmem_cache_free(ksmpp_item_cache, item);
-		ksmpp_account(-(long)sizeof(*item));
-	}
+	if (node)
+		ksmpp_node_free(node);
+	if (item)
+		ksmpp_item_discard(item);
 	return err;
-}
-
-/* ksmpp's node of KSM page @page (content @hash), or NULL if not ours. */
-static struct ksmpp_node *ksmpp_own_node(struct page *page, u64 hash)
-{
-	struct ksm_stable_node *stable = ksmpp_folio_stable_node(page_folio(page));
-	struct ksmpp_node *node;
-
-	hlist_for_each_entry(node, ksmpp_bucket(ksmpp_stable_index, hash), index)
-		if (&node->stable == stable)
-			return node;
-	return NULL;
 }
 
 /*
  * A KSM page mapped where ksmpp has no item for it: a child forked after
- * the merge. If the page is ksmpp's, record the mapping.
+ * the merge, or a page swapped back in. If the page is ksmpp's, record the
+ * mapping.
  */
 static void ksmpp_adopt(struct ksmpp_mm *slot, unsigned long addr,
-			struct page *page, u64 hash)
+			struct page *page)
 {
-	struct ksmpp_node *node = ksmpp_own_node(page, hash);
 	struct folio *folio = page_folio(page);
+	struct ksmpp_node *node = ksmpp_own_node(ksmpp_folio_stable_node(folio));
 	struct ksmpp_item *item;
+	struct folio *kfolio;
 
 	if (!node || node->stable.rmap_hlist_len >= READ_ONCE(ksmpp_max_page_sharing))
-		return;
-	if (xa_reserve(&slot->pages, addr >> PAGE_SHIFT, GFP_KERNEL))
 		return;
 	item = ksmpp_item_alloc();
 	if (!item)
 		return;
 	if (ksmpp_merge_one(slot, addr, page, page, item)) {
-		kmem_cache_free(ksmpp_item_cache, item);
-		ksmpp_account(-(long)sizeof(*item));
+		ksmpp_item_discard(item);
 		return;
 	}
-	folio_lock(folio);
-	if (ksmpp_folio_stable_node(folio) == &node->stable) {
-		ksmpp_node_add_item(node, item);
-		folio_unlock(folio);
+	kfolio = ksmpp_node_get_folio(node, true);
+	if (kfolio == folio) {
+		ksmpp_node_link(node, item);
+		folio_unlock(kfolio);
+		folio_put(kfolio);
 		ksmpp_item_publish(item);
 		return;
 	}
-	folio_unlock(folio);
+	/* The page left the node meanwhile (it was being freed). */
+	if (kfolio) {
+		folio_unlock(kfolio);
+		folio_put(kfolio);
+	}
+	xa_release(&slot->pages, addr >> PAGE_SHIFT);
 	ksmpp_put_anon_vma(item->rmap.anon_vma);
-	kmem_cache_free(ksmpp_item_cache, item);
-	ksmpp_account(-(long)sizeof(*item));
+	ksmpp_item_discard(item);
 }
 
 /* Merge @page into an identical merged page, if one can take it. */
@@ -462,33 +338,42 @@ static bool ksmpp_merge_with_stable(struct ksmpp_mm *slot, unsigned long addr,
 	struct ksmpp_node *node;
 	struct hlist_node *tmp;
 	struct folio *kfolio;
-	int err;
+	bool identical;
 
 	hlist_for_each_entry_safe(node, tmp, ksmpp_bucket(ksmpp_stable_index, hash), index) {
-		if (node->hash != hash)
+		/* KSM merges into no node without mappings, nor a full one. */
+		if (node->hash != hash || !node->stable.rmap_hlist_len ||
+		    node->stable.rmap_hlist_len >= READ_ONCE(ksmpp_max_page_sharing))
 			continue;
-		kfolio = ksmpp_node_folio(node);
-		if (!kfolio) {
-			ksmpp_node_reclaim(node);
-			continue;
-		}
-		if (node->stable.rmap_hlist_len < READ_ONCE(ksmpp_max_page_sharing) &&
-		    ksmpp_pages_identical(page, folio_page(kfolio, 0))) {
-			err = ksmpp_merge_into(node, kfolio, slot, addr, page);
+		kfolio = ksmpp_node_get_folio(node, true);
+		if (!kfolio)
+			continue;	/* stale: released */
+		folio_unlock(kfolio);
+		identical = ksmpp_pages_identical(page, folio_page(kfolio, 0));
+		if (identical && !ksmpp_merge_into(node, kfolio, slot, addr, page)) {
 			folio_put(kfolio);
-			return !err;
+			return true;
 		}
 		folio_put(kfolio);
+		if (identical)
+			return false;
 	}
 	return false;
 }
 
+/*
+ * Unstable entries are what KSM's unstable rmap items are: they count in
+ * the process's ksm_rmap_items (/proc/PID/ksm_stat), as ksmpp's items do.
+ */
 static void ksmpp_unstable_del(struct ksmpp_unstable *entry)
 {
+	struct mm_struct *mm = entry->owner->mm;
+
 	hlist_del(&entry->index);
 	hlist_del(&entry->owner_link);
 	kmem_cache_free(ksmpp_unstable_cache, entry);
-	ksmpp_account(-(long)sizeof(*entry));
+	WRITE_ONCE(mm->ksm_rmap_items, mm->ksm_rmap_items - 1);
+	ksmpp_stats.metadata_bytes -= sizeof(*entry);
 	ksmpp_stats.pages_unshared--;
 }
 
@@ -500,7 +385,8 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
 	entry = kmem_cache_alloc(ksmpp_unstable_cache, GFP_KERNEL);
 	if (!entry)
 		return;
-	ksmpp_account(sizeof(*entry));
+	ksmpp_stats.metadata_bytes += sizeof(*entry);
+	WRITE_ONCE(slot->mm->ksm_rmap_items, slot->mm->ksm_rmap_items + 1);
 	entry->owner = slot;
 	entry->address = addr;
 	entry->hash = hash;
@@ -537,7 +423,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 			put_page(other);
 			continue;
 		}
-		err = ksmpp_merge_pair(hash, entry->owner, entry->address, other,
+		err = ksmpp_merge_pair(entry->owner, entry->address, other,
 				       slot, addr, page);
 		put_page(other);
 		if (!err) {
@@ -576,11 +462,11 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 		entry = NULL;
 	}
 
-	hash = ksmpp_page_hash(page);
 	if (folio_test_ksm(page_folio(page))) {
-		ksmpp_adopt(slot, addr, page, hash);
+		ksmpp_adopt(slot, addr, page);
 		return;
 	}
+	hash = ksmpp_page_hash(page);
 	if (ksmpp_merge_with_stable(slot, addr, page, hash))
 		return;
 	if (entry != ksmpp_hash_entry(hash)) {
@@ -639,131 +525,34 @@ void ksmpp_unstable_reset(void)
 	ksmpp_pass_volatile = 0;
 }
 
-/* Release the nodes (and items) of pages that are gone. */
-void ksmpp_reclaim_stale(void)
-{
-	struct ksmpp_node *node;
-	struct hlist_node *tmp;
-	struct folio *folio;
-	unsigned long i;
-
-	for (i = 0; i <= ksmpp_index_mask; i++) {
-		hlist_for_each_entry_safe(node, tmp, &ksmpp_stable_index[i], index) {
-			folio = ksmpp_node_folio(node);
-			if (folio)
-				folio_put(folio);
-			else
-				ksmpp_node_reclaim(node);
-		}
-		cond_resched();
-	}
-}
-
-/**
- * ksmpp_unmerge_range - replace ksmpp's merged pages by private copies
- * @vma: a mergeable VMA, its mmap lock held for read
- * @start: first address
- * @end: end of the range
- * @interruptible: give up (-EINTR) when a signal is pending
- *
- * Pages merged by kernel KSM are left alone.
- */
-int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-			unsigned long end, bool interruptible)
-{
-	unsigned long addr;
-	struct page *page;
-	vm_fault_t ret;
-	bool ours;
-
-	for (addr = start; addr < end; addr += PAGE_SIZE) {
-		for (;;) {
-			page = ksmpp_get_anon_page(vma, addr);
-			if (!page)
-				break;
-			ours = folio_test_ksm(page_folio(page)) &&
-			       ksmpp_own_node(page, ksmpp_page_hash(page));
-			if (ours)
-				trace_ksmpp_unmerge(vma->vm_mm, addr, page_to_pfn(page));
-			put_page(page);
-			if (!ours)
-				break;
-			ret = handle_mm_fault(vma, addr, KSMPP_UNMERGE_FAULT, NULL);
-			if (ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM))
-				break;
-			cond_resched();
-		}
-		if (interruptible && signal_pending(current))
-			return -EINTR;
-		cond_resched();
-	}
-	return 0;
-}
-
-/*
- * After every mapping was unmerged: free each node whose page no longer
- * has a mapping (a page still in the swap cache keeps its KSM flag with no
- * node, as kernel KSM leaves it; swap-in then copies it). Returns how many
- * nodes still have mapped pages and were kept.
- */
-int ksmpp_release_nodes(void)
-{
-	struct ksmpp_node *node;
-	struct hlist_node *tmp;
-	struct folio *folio;
-	unsigned long i;
-	int busy = 0;
-
-	for (i = 0; i <= ksmpp_index_mask; i++) {
-		hlist_for_each_entry_safe(node, tmp, &ksmpp_stable_index[i], index) {
-			folio = ksmpp_node_folio(node);
-			if (!folio) {
-				ksmpp_node_reclaim(node);
-				continue;
-			}
-			folio_lock(folio);
-			if (folio_mapped(folio)) {
-				busy++;
-			} else {
-				ksmpp_folio_set_stable_node(folio, NULL);
-				ksmpp_node_reclaim(node);
-			}
-			folio_unlock(folio);
-			folio_put(folio);
-		}
-		cond_resched();
-	}
-	return busy;
-}
-
 int ksmpp_merge_init(void)
 {
 	unsigned long buckets;
+	int err;
 
 	/* About one bucket per 32 pages of RAM, for each index. */
 	buckets = clamp_t(unsigned long, roundup_pow_of_two(totalram_pages() / 32),
 			  1024, 1UL << 20);
+	err = ksmpp_stable_init(buckets);
+	if (err)
+		return err;
 	ksmpp_index_mask = buckets - 1;
 	ksmpp_stable_index = kvcalloc(buckets, sizeof(struct hlist_head), GFP_KERNEL);
 	ksmpp_unstable_index = kvcalloc(buckets, sizeof(struct hlist_head), GFP_KERNEL);
-	ksmpp_node_cache = KMEM_CACHE(ksmpp_node, 0);
-	ksmpp_item_cache = KMEM_CACHE(ksmpp_item, 0);
 	ksmpp_unstable_cache = KMEM_CACHE(ksmpp_unstable, 0);
-	if (!ksmpp_stable_index || !ksmpp_unstable_index || !ksmpp_node_cache ||
-	    !ksmpp_item_cache || !ksmpp_unstable_cache) {
+	if (!ksmpp_stable_index || !ksmpp_unstable_index || !ksmpp_unstable_cache) {
 		ksmpp_merge_exit();
 		return -ENOMEM;
 	}
-	ksmpp_account(2 * buckets * sizeof(struct hlist_head));
+	ksmpp_stats.metadata_bytes += 2 * buckets * sizeof(struct hlist_head);
 	return 0;
 }
 
-/* Everything must have been released (ksmpp_release_nodes() returned 0). */
+/* Every node must have been released or handed over (stable.c). */
 void ksmpp_merge_exit(void)
 {
 	kmem_cache_destroy(ksmpp_unstable_cache);
-	kmem_cache_destroy(ksmpp_item_cache);
-	kmem_cache_destroy(ksmpp_node_cache);
 	kvfree(ksmpp_unstable_index);
 	kvfree(ksmpp_stable_index);
+	ksmpp_stable_exit();
 }

@@ -12,6 +12,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
 #include <linux/module.h>
@@ -86,6 +87,27 @@ KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, true,
 		 "entries of the I/O hint ring, a power of two");
 KSMPP_UINT_PARAM(hint_scan_percent, 75, 0, 100, false, NULL,
 		 "most of each batch that hinted pages may take (0: no hints)");
+
+#ifdef KSMPP_TEST_HOOKS
+static unsigned int ksmpp_test_delay_point, ksmpp_test_delay_ms, ksmpp_test_faults;
+module_param_named(test_delay_point, ksmpp_test_delay_point, uint, 0644);
+MODULE_PARM_DESC(test_delay_point, "test builds: where to sleep (enum ksmpp_test_delay)");
+module_param_named(test_delay_ms, ksmpp_test_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_delay_ms, "test builds: how long to sleep there");
+module_param_named(test_fault, ksmpp_test_faults, uint, 0644);
+MODULE_PARM_DESC(test_fault, "test builds: faults to inject (KSMPP_TEST_FAULT_* bits)");
+
+void ksmpp_test_delay(enum ksmpp_test_delay point)
+{
+	if (READ_ONCE(ksmpp_test_delay_point) == point)
+		msleep(READ_ONCE(ksmpp_test_delay_ms));
+}
+
+bool ksmpp_test_fault(unsigned int fault)
+{
+	return READ_ONCE(ksmpp_test_faults) & fault;
+}
+#endif
 
 /* The parameter @name of this module, or NULL. */
 static const struct kernel_param *ksmpp_param(const char *name)

@@ -39,6 +39,9 @@
  * taken before any mmap lock. While scanning and merging, ksmppd only
  * try-locks a process's mmap lock and comes back later if it is busy: it
  * never waits behind the process's own writers while holding ksmpp_lock.
+ * Nor does a writer wait behind a whole batch: whoever takes ksmpp_lock
+ * through ksmpp_lock_ahead_of_scan() makes the batch under way end at its
+ * next page or stretch without pages.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -46,6 +49,7 @@
 #include <linux/freezer.h>
 #include <linux/hashtable.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -63,6 +67,8 @@ static struct task_struct *ksmpp_thread;
 static DECLARE_WAIT_QUEUE_HEAD(ksmpp_thread_wait);
 /* Set once the module is up; run changes before that only set the value. */
 static bool ksmpp_ready;
+/* Callers of ksmpp_lock_ahead_of_scan() waiting for ksmpp_lock. */
+static atomic_t ksmpp_lock_waiters = ATOMIC_INIT(0);
 
 /*
  * The hint being worked through: a large read's range can take several
@@ -171,29 +177,63 @@ static void ksmpp_discover_mms(void)
 	rcu_read_unlock();
 }
 
+/* Take ksmpp_lock, ending the batch under way early (run, resizes). */
+void ksmpp_lock_ahead_of_scan(void)
+{
+	atomic_inc(&ksmpp_lock_waiters);
+	mutex_lock(&ksmpp_lock);
+	atomic_dec(&ksmpp_lock_waiters);
+}
+
+/* The batch under way ends here: someone waits for ksmpp_lock, or unload. */
+static bool ksmpp_batch_must_end(void)
+{
+	return atomic_read(&ksmpp_lock_waiters) || kthread_should_stop();
+}
+
 static bool ksmpp_mm_gone(struct ksmpp_mm *slot)
 {
 	return !atomic_read(&slot->mm->mm_users) || !ksmpp_mm_mergeable(slot->mm);
 }
 
 /*
- * The first anonymous page at or after the cursor in @slot's mergeable
- * areas, with a reference; its address in @addr. mmap lock held.
+ * Addresses without a page that a batch may pass over, per page of its
+ * budget; a stretch with no page table at all counts as one. A huge,
+ * sparse mergeable area costs a batch no more than that.
  */
-static struct page *ksmpp_scan_mm(struct ksmpp_mm *slot, unsigned long *addr)
+#define KSMPP_HOLES_PER_PAGE	64
+
+/*
+ * The first anonymous page at or after the cursor in @slot's mergeable
+ * areas, with a reference; its address in @addr. NULL at the end of the
+ * process, ERR_PTR(-EAGAIN) once @holes addresses without a page were
+ * passed over or the batch must end (@addr is where to go on). Mmap lock
+ * held.
+ */
+static struct page *ksmpp_scan_mm(struct ksmpp_mm *slot, unsigned long *addr,
+				  unsigned long *holes)
 {
 	VMA_ITERATOR(vmi, slot->mm, ksmpp_cursor.address);
 	struct vm_area_struct *vma;
+	unsigned long next;
 	struct page *page;
 
 	for_each_vma(vmi, vma) {
 		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 			continue;
 		for (*addr = max(ksmpp_cursor.address, vma->vm_start);
-		     *addr < vma->vm_end; *addr += PAGE_SIZE) {
-			page = ksmpp_get_anon_page(vma, *addr);
-			if (page)
-				return page;
+		     *addr < vma->vm_end; *addr = next) {
+			next = ksmpp_skip_unmapped(slot->mm, *addr, vma->vm_end);
+			if (next == *addr) {
+				page = ksmpp_get_anon_page(vma, *addr);
+				if (page)
+					return page;
+				next = *addr + PAGE_SIZE;
+			}
+			if (!--*holes || ksmpp_batch_must_end()) {
+				*addr = next;
+				return ERR_PTR(-EAGAIN);
+			}
 			cond_resched();
 		}
 	}
@@ -201,30 +241,34 @@ static struct page *ksmpp_scan_mm(struct ksmpp_mm *slot, unsigned long *addr)
 }
 
 /*
- * The next page of the pass, referenced; NULL when the pass is over, or
- * ERR_PTR(-EBUSY) when the process's mmap lock is taken (try again later).
+ * The next page of the pass, referenced; NULL when the pass is over, or an
+ * error: -EBUSY when the process's mmap lock is taken, -EAGAIN when the
+ * batch passed over @holes empty addresses (go on in the next batch).
  */
-static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr)
+static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr,
+				    unsigned long *holes)
 {
 	struct ksmpp_mm *slot;
 	struct page *page;
 	unsigned long from;
 
 	while ((slot = ksmpp_cursor.slot)) {
-		if (ksmpp_mm_gone(slot)) {
-			ksmpp_mm_unregister(slot);
-			continue;
-		}
 		from = ksmpp_cursor.address;
 		/* Never wait behind the process's own mmap writers: come back. */
 		if (!mmap_read_trylock(slot->mm))
 			return ERR_PTR(-EBUSY);
-		page = ksmpp_scan_mm(slot, addr);
+		/* Exit is tested under the mmap lock, as mm/ksm.c does. */
+		if (ksmpp_mm_gone(slot)) {
+			mmap_read_unlock(slot->mm);
+			ksmpp_mm_unregister(slot);
+			continue;
+		}
+		page = ksmpp_scan_mm(slot, addr, holes);
 		mmap_read_unlock(slot->mm);
 		/* Addresses passed over hold no page (any more). */
 		ksmpp_forget_range(slot, from, page ? *addr : ULONG_MAX);
 		if (page) {
-			ksmpp_cursor.address = *addr + PAGE_SIZE;
+			ksmpp_cursor.address = *addr + (IS_ERR(page) ? 0 : PAGE_SIZE);
 			*slotp = slot;
 			return page;
 		}
@@ -340,7 +384,7 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 	bool drained = false, discovered = false;
 	unsigned int used = 0;
 
-	while (ring && used < budget) {
+	while (ring && used < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))
 			break;
 		ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next,
@@ -353,34 +397,35 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 	return used;
 }
 
-/* Visit up to @budget pages of the linear scan; returns the count. */
+/*
+ * Visit up to @budget pages of the linear scan; returns the count. The
+ * batch ends at the end of a pass, as ksmd's does, so that processes with
+ * nothing to scan cannot make a batch start pass after pass.
+ */
 static unsigned int ksmpp_scan_linear(unsigned int budget)
 {
+	unsigned long holes = (unsigned long)budget * KSMPP_HOLES_PER_PAGE;
 	unsigned int visited = 0;
 	struct ksmpp_mm *slot;
 	struct page *page;
 	unsigned long addr;
 
-	while (visited < budget) {
+	while (visited < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_cursor.slot) {
 			ksmpp_pass_start();
 			if (!ksmpp_cursor.slot)
 				break;		/* nobody opted in */
 		}
-		page = ksmpp_scan_next(&slot, &addr);
+		page = ksmpp_scan_next(&slot, &addr, &holes);
 		if (IS_ERR(page))
 			break;
 		if (!page) {
 			ksmpp_pass_end();
-			/* An empty pass costs a page of budget: no busy loop. */
-			budget--;
-			continue;
+			break;
 		}
 		ksmpp_cmp_and_merge_page(slot, addr, page, false);
 		put_page(page);
 		visited++;
-		if (kthread_should_stop())
-			break;
 	}
 	return visited;
 }
@@ -406,7 +451,7 @@ static void ksmpp_scan_batch(void)
 	ksmpp_hints_count();
 }
 
-/* Unmerge all of @slot's mergeable areas. */
+/* Unmerge all of @slot's mergeable areas: 0, -EINTR or -ENOMEM. */
 static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool interruptible)
 {
 	struct vm_area_struct *vma;
@@ -430,37 +475,72 @@ static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool interruptible)
 }
 
 /*
- * Unmerge every page ksmpp merged and forget all state. With @interruptible,
- * a signal stops it (-EINTR); otherwise (unload) it waits until no page of
- * ksmpp's is mapped any more. Under ksmpp_lock.
+ * Rounds of 100 ms that unmerging retries pages still mapped: by a process
+ * being forked or exiting meanwhile, or (on unload) one whose memory cgroup
+ * is too full for a private copy.
+ */
+#define KSMPP_UNMERGE_ROUNDS	50
+
+/* Forget all processes: nothing is merged any more. */
+static void ksmpp_forget_all(void)
+{
+	struct ksmpp_mm *slot, *next;
+
+	list_for_each_entry_safe(slot, next, &ksmpp_mms, scan_list)
+		ksmpp_mm_unregister(slot);
+	ksmpp_cursor.slot = NULL;
+	ksmpp_unstable_reset();
+}
+
+/*
+ * Unmerge every page ksmpp merged and forget all state; under ksmpp_lock.
+ * Pages still mapped afterwards (by a process being forked or exiting) are
+ * tried again, for KSMPP_UNMERGE_ROUNDS; then it gives up with -EBUSY. A
+ * page that cannot be copied (-ENOMEM), or a signal with @interruptible
+ * (-EINTR), ends it at once, as KSM's run=2; unload goes on retrying
+ * (ksmpp_unmerge_for_unload()). Whatever is still merged when it gives up
+ * stays as it is: tracked, and merged as before.
  */
 static int ksmpp_unmerge_all(bool interruptible)
 {
-	struct ksmpp_mm *slot, *next;
-	unsigned int rounds = 0;
-	int busy, err;
+	struct ksmpp_mm *slot;
+	unsigned long busy;
+	int rounds, err;
 
-	for (;;) {
+	for (rounds = 1; ; rounds++) {
 		ksmpp_discover_mms();
 		list_for_each_entry(slot, &ksmpp_mms, scan_list) {
 			err = ksmpp_unmerge_mm(slot, interruptible);
-			if (err && interruptible)
+			if (err == -EINTR || (err && interruptible))
 				return err;
 		}
-		list_for_each_entry_safe(slot, next, &ksmpp_mms, scan_list)
-			ksmpp_mm_unregister(slot);
-		ksmpp_cursor.slot = NULL;
-		ksmpp_unstable_reset();
 		busy = ksmpp_release_nodes();
-		if (!busy)
+		if (!busy) {
+			ksmpp_forget_all();
 			return 0;
-		if (interruptible && signal_pending(current))
+		}
+		if (rounds == KSMPP_UNMERGE_ROUNDS) {
+			pr_warn("unmerge: %lu merged pages are still mapped after %d tries\n",
+				busy, rounds);
+			return -EBUSY;
+		}
+		if (!interruptible)
+			msleep(100);
+		else if (msleep_interruptible(100))
 			return -EINTR;
-		if (++rounds % 50 == 1)
-			pr_info("unmerge: %d merged pages are still mapped, retrying\n", busy);
-		/* Mapped by a process that is exiting, or being forked. */
-		msleep(100);
 	}
+}
+
+/*
+ * Unload: unmerge everything; what cannot be unmerged is handed over to
+ * kernel KSM's kind of memory (ksmpp_hand_over_nodes()), so that no page
+ * is left pointing into the module.
+ */
+static void ksmpp_unmerge_for_unload(void)
+{
+	while (ksmpp_unmerge_all(false) && ksmpp_hand_over_nodes())
+		msleep(100);	/* out of memory for the hand-over: again */
+	ksmpp_forget_all();
 }
 
 /* Work out the state from run and kernel KSM; act on changes. */
@@ -476,8 +556,8 @@ static void ksmpp_update_state(void)
 		pr_warn("kernel KSM is running (/sys/kernel/mm/ksm/run is 1): ksmpp does not merge while it runs\n");
 		if (ksmpp_stats.pages_shared) {
 			WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
-			ksmpp_unmerge_all(false);
-			pr_warn("unmerged all of ksmpp's pages, for kernel KSM\n");
+			if (!ksmpp_unmerge_all(false))
+				pr_warn("unmerged all of ksmpp's pages, for kernel KSM\n");
 		}
 	} else if (ksmpp_state == KSMPP_BLOCKED) {
 		pr_info("kernel KSM stopped: ksmpp merges again\n");
@@ -556,26 +636,37 @@ void ksmpp_scanner_wake(void)
 	wake_up_interruptible(&ksmpp_thread_wait);
 }
 
-/* Apply a new value of run (params.c), as KSM's run_store() does. */
+/*
+ * Apply a new value of run (params.c), as KSM's run_store() does. The
+ * parameter core calls this under kernel_param_lock(), which every read of
+ * /sys/module/ksmpp/parameters/ takes too: an unmerge, which can take long,
+ * lets go of it meanwhile (every other parameter is a plain value, and
+ * ksmpp_lock keeps run changes in order).
+ */
 int ksmpp_set_run(unsigned int run)
 {
+	bool unmerge = run == KSMPP_RUN_UNMERGE;
 	int err = 0;
 
-	mutex_lock(&ksmpp_lock);
-	if (!ksmpp_ready) {
+	if (unmerge)
+		kernel_param_unlock(THIS_MODULE);
+	ksmpp_lock_ahead_of_scan();
+	if (ksmpp_ready) {
+		if (unmerge) {
+			WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
+			ksmpp_test_delay(KSMPP_TEST_DELAY_UNMERGE);
+			err = ksmpp_unmerge_all(true);
+			if (err)
+				run = KSMPP_RUN_STOP;
+		}
 		WRITE_ONCE(ksmpp_run, run);
-		mutex_unlock(&ksmpp_lock);
-		return 0;
+		ksmpp_update_state();
+	} else {
+		WRITE_ONCE(ksmpp_run, run);
 	}
-	if (run == KSMPP_RUN_UNMERGE) {
-		WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
-		err = ksmpp_unmerge_all(true);
-		if (err)
-			run = KSMPP_RUN_STOP;
-	}
-	WRITE_ONCE(ksmpp_run, run);
-	ksmpp_update_state();
 	mutex_unlock(&ksmpp_lock);
+	if (unmerge)
+		kernel_param_lock(THIS_MODULE);
 	ksmpp_scanner_wake();
 	return err;
 }
@@ -602,6 +693,6 @@ void ksmpp_scanner_exit(void)
 	mutex_lock(&ksmpp_lock);
 	ksmpp_ready = false;
 	WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);
-	ksmpp_unmerge_all(false);
+	ksmpp_unmerge_for_unload();
 	mutex_unlock(&ksmpp_lock);
 }

@@ -241,9 +241,35 @@ static void test_peek_pending(void **state)
 		assert_hint_is(&h, order[i]);
 	}
 	assert_false(ksmpp_hint_ring_peek(ring, 6, &h));
+	assert_int_equal(ksmpp_hint_ring_unread(ring), 6);
 	assert_counters(ring, 8, 2, 0, 6);
 	pop_expect(ring, order, 6);
 	assert_false(ksmpp_hint_ring_peek(ring, 0, &h));
+	ksmpp_hint_ring_free(ring);
+}
+
+/* Unread counts overwritten hints too; peek finds exactly the intact ones. */
+static void test_unread_counts_lost(void **state)
+{
+	struct ksmpp_hint_ring *ring = ksmpp_hint_ring_alloc(16);
+	struct ksmpp_hint h;
+	u64 next = 0, n, intact = 0;
+
+	(void)state;
+	assert_non_null(ring);
+	assert_int_equal(ksmpp_hint_ring_unread(ring), 0);
+	push_seqs(ring, &next, 5);		/* 0..4 */
+	pop_expect(ring, (const u64[]){ 4 }, 1);
+	push_seqs(ring, &next, 20);		/* 5..24: 0..8 overwritten */
+	assert_int_equal(ksmpp_hint_ring_unread(ring), 24);
+	for (n = 0; n < ksmpp_hint_ring_unread(ring); n++) {
+		if (!ksmpp_hint_ring_peek(ring, n, &h))
+			continue;
+		assert_hint_is(&h, 24 - n);
+		intact++;
+	}
+	assert_int_equal(intact, 16);
+	assert_false(ksmpp_hint_ring_peek(ring, 24, &h));
 	ksmpp_hint_ring_free(ring);
 }
 
@@ -573,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite_keeps_newest),
 		cmocka_unit_test(test_interleaved_order),
 		cmocka_unit_test(test_peek_pending),
+		cmocka_unit_test(test_unread_counts_lost),
 		cmocka_unit_test(test_stale_interval_clamped),
 		cmocka_unit_test(test_interval_stack_overflow),
 		cmocka_unit_test(test_multi_producer_stress),
