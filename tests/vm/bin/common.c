@@ -114,7 +114,7 @@ bool wait_until(bool (*cond)(void *arg), void *arg, unsigned int timeout_s)
 	}
 }
 
-unsigned int seconds_from_env(const char *name, unsigned int fallback)
+unsigned int number_from_env(const char *name, unsigned int fallback)
 {
 	const char *value = getenv(name);
 
@@ -299,6 +299,20 @@ long proc_ksm_merging_pages(pid_t pid)
 	return strtol(buf, NULL, 10);
 }
 
+long proc_ksm_stat(pid_t pid, const char *key)
+{
+	char path[64], buf[512], *line;
+	size_t len = strlen(key);
+
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (line = buf; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (!strncmp(line, key, len) && line[len] == ' ')
+			return strtol(line + len + 1, NULL, 10);
+	return -1;
+}
+
 /* The number after "KEY:" in the line of TEXT that starts with it, or -1. */
 static long field_after(const char *text, const char *key)
 {
@@ -347,10 +361,29 @@ long smaps_field_kb(pid_t pid, uintptr_t addr, const char *key)
 	return value;
 }
 
-void *move_region(void *base, size_t size)
+void *map_aligned(size_t size, size_t align)
+{
+	char *area, *p;
+	size_t head;
+
+	if (align <= PAGE_SIZE)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	area = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	p = (char *)(((uintptr_t)area + align - 1) & ~(align - 1));
+	head = (size_t)(p - area);
+	if (head)
+		munmap(area, head);
+	munmap(p + size, align - head);
+	return p;
+}
+
+void *move_region(void *base, size_t size, size_t align)
 {
 	/* A free spot of the right size, so that the region really moves. */
-	char *target = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *target = map_aligned(size, align);
 	size_t off;
 
 	if (target == MAP_FAILED)
@@ -365,6 +398,56 @@ void *move_region(void *base, size_t size)
 			   MREMAP_MAYMOVE | MREMAP_FIXED, target + off) == MAP_FAILED)
 			return MAP_FAILED;
 	return target;
+}
+
+/* The shadow is written first: the region is copied from memory no engine touches. */
+void shadowed_fill(struct shadowed *s, size_t i, uint32_t set, uint32_t index)
+{
+	fill_page(shadow_page(s, i), set, index);
+	memcpy(region_page(s, i), shadow_page(s, i), PAGE_SIZE);
+}
+
+void shadowed_scribble(struct shadowed *s, size_t i, uint64_t *rng)
+{
+	size_t at = rng_below(rng, PAGE_SIZE - 64), n = 1 + rng_below(rng, 64), k;
+
+	for (k = 0; k < n; k++) {
+		char byte = (char)rng_next(rng);
+
+		region_page(s, i)[at + k] = byte;
+		shadow_page(s, i)[at + k] = byte;
+	}
+}
+
+void shadowed_discard(struct shadowed *s, size_t first, size_t count)
+{
+	madvise(region_page(s, first), count * PAGE_SIZE, MADV_DONTNEED);
+	memset(shadow_page(s, first), 0, count * PAGE_SIZE);
+}
+
+int shadowed_remap(struct shadowed *s, size_t first, size_t count)
+{
+	char *at = region_page(s, first);
+
+	memset(shadow_page(s, first), 0, count * PAGE_SIZE);
+	if (munmap(at, count * PAGE_SIZE))
+		return -errno;
+	if (mmap(at, count * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+long shadowed_diff(const struct shadowed *s, size_t i)
+{
+	const char *got = region_page(s, i), *want = shadow_page(s, i);
+	long at;
+
+	if (!memcmp(got, want, PAGE_SIZE))
+		return -1;
+	for (at = 0; got[at] == want[at]; at++)
+		;
+	return at;
 }
 
 int write_file(const char *path, const char *text)

@@ -49,8 +49,8 @@ void sleep_ms(unsigned int ms);
  */
 bool wait_until(bool (*cond)(void *arg), void *arg, unsigned int timeout_s);
 
-/* The number of seconds in environment variable NAME, or FALLBACK. */
-unsigned int seconds_from_env(const char *name, unsigned int fallback);
+/* The positive number in environment variable NAME, or FALLBACK. */
+unsigned int number_from_env(const char *name, unsigned int fallback);
 
 /* Deterministic pseudo-random numbers (splitmix64). */
 uint64_t rng_next(uint64_t *state);
@@ -108,17 +108,62 @@ bool expect_engine_counters(long shared, long sharing, unsigned int timeout_s);
 
 /* /proc/PID/ksm_merging_pages, -1 if missing. */
 long proc_ksm_merging_pages(pid_t pid);
+/* The "KEY N" line of /proc/PID/ksm_stat (ksm_rmap_items, ...), -1 if missing. */
+long proc_ksm_stat(pid_t pid, const char *key);
 /* A "Key: N kB" field of /proc/PID/status, -1 if missing. */
 long proc_status_kb(pid_t pid, const char *key);
 /* The "Key: N kB" field of the mapping at ADDR in /proc/PID/smaps, -1. */
 long smaps_field_kb(pid_t pid, uintptr_t addr, const char *key);
 
 /*
- * Move the memory [BASE, BASE + SIZE) to another address with mremap (page
- * by page if it spans several mappings); the new address, or MAP_FAILED
- * (errno set).
+ * SIZE bytes of fresh anonymous private memory (read and write) starting on
+ * a multiple of ALIGN (a power of two, at least PAGE_SIZE); MAP_FAILED
+ * (errno set) if none.
  */
-void *move_region(void *base, size_t size);
+void *map_aligned(size_t size, size_t align);
+
+/*
+ * Move the memory [BASE, BASE + SIZE) to another address, a multiple of
+ * ALIGN (as for map_aligned), with mremap (page by page if it spans several
+ * mappings); the new address, or MAP_FAILED (errno set).
+ */
+void *move_region(void *base, size_t size, size_t align);
+
+/*
+ * A region of anonymous memory and its shadow: a copy of what every page
+ * of it should hold, in memory that no engine merges. The program maps
+ * both; these helpers change them together.
+ */
+struct shadowed {
+	char *region;
+	char *shadow;
+	size_t pages;
+};
+
+static inline char *region_page(const struct shadowed *s, size_t i)
+{
+	return s->region + i * PAGE_SIZE;
+}
+
+static inline char *shadow_page(const struct shadowed *s, size_t i)
+{
+	return s->shadow + i * PAGE_SIZE;
+}
+
+/* Page I (region and shadow) gets page INDEX of set SET (fill_page). */
+void shadowed_fill(struct shadowed *s, size_t i, uint32_t set, uint32_t index);
+/* 1 to 64 random bytes (from RNG) at a random place in page I, both copies. */
+void shadowed_scribble(struct shadowed *s, size_t i, uint64_t *rng);
+/* Pages [FIRST, FIRST + COUNT) dropped (MADV_DONTNEED): zeros in both. */
+void shadowed_discard(struct shadowed *s, size_t first, size_t count);
+/*
+ * Pages [FIRST, FIRST + COUNT) unmapped, then mapped anew (fresh anonymous
+ * memory, not yet mergeable): zeros in both. 0, or -errno if munmap or mmap
+ * failed (the range may be left unmapped then).
+ */
+int shadowed_remap(struct shadowed *s, size_t first, size_t count);
+/* The offset of the first byte where page I differs from its shadow, or -1. */
+long shadowed_diff(const struct shadowed *s, size_t i);
 
 /* Write TEXT to the file PATH; 0 or -errno. */
 int write_file(const char *path, const char *text);

@@ -41,6 +41,13 @@ static void processes(struct pool *pool, unsigned int n, size_t shared)
 	       "pages of different content share a frame across workers");
 	expect_engine_counters((long)shared, (long)((n - 1) * shared), COUNTER_TIMEOUT);
 	pool_expect_merging_pages(pool, workers, (long)shared, COUNTER_TIMEOUT);
+	/* The engine's metadata for the process: an rmap item per merged page at least. */
+	for (w = 0; w < n; w++) {
+		long items = proc_ksm_stat(pool_pid(pool, w), "ksm_rmap_items");
+
+		expect(items >= (long)shared, "worker %u: ksm_rmap_items %ld in ksm_stat, %zu pages merged",
+		       w, items, shared);
+	}
 	pool_expect_intact(pool, workers, "merged");
 }
 

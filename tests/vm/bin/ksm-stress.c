@@ -40,34 +40,26 @@ static struct totals {
 
 /* One process's state: its region, the shadow copy, its random stream. */
 static struct {
-	char *region;
-	char *shadow;
+	struct shadowed mem;
 	uint64_t rng;
 	int serial;
 	uint64_t end_ms;
 	uint64_t seed;
 } self;
 
-static char *page(char *base, size_t i)
-{
-	return base + i * PAGE_SIZE;
-}
-
 /* Check page I against the shadow; report the first difference. */
 static void check_page(size_t i)
 {
-	const char *got = page(self.region, i), *want = page(self.shadow, i);
-	size_t at;
+	long at = shadowed_diff(&self.mem, i);
 
 	atomic_fetch_add(&totals->pages_checked, 1);
-	if (!memcmp(got, want, PAGE_SIZE))
+	if (at < 0)
 		return;
-	for (at = 0; got[at] == want[at]; at++)
-		;
 	if (atomic_fetch_add(&totals->mismatches, 1) < 10)
-		say("FAIL: seed %llu process %d: page %zu byte %zu is %#x, expected %#x",
+		say("FAIL: seed %llu process %d: page %zu byte %ld is %#x, expected %#x",
 		    (unsigned long long)self.seed, self.serial, i, at,
-		    (unsigned char)got[at], (unsigned char)want[at]);
+		    (unsigned char)region_page(&self.mem, i)[at],
+		    (unsigned char)shadow_page(&self.mem, i)[at]);
 }
 
 static void check_all(void)
@@ -83,51 +75,33 @@ static void write_patterns(size_t first, size_t count)
 {
 	size_t i;
 
-	for (i = first; i < first + count; i++) {
-		uint32_t pattern = (uint32_t)rng_below(&self.rng, PATTERNS);
-
-		fill_page(page(self.region, i), PATTERN_SET, pattern);
-		memcpy(page(self.shadow, i), page(self.region, i), PAGE_SIZE);
-	}
-}
-
-/* A few random bytes somewhere in page I: now a page of its own. */
-static void scribble(size_t i)
-{
-	size_t at = rng_below(&self.rng, PAGE_SIZE - 64), n = 1 + rng_below(&self.rng, 64), k;
-
-	for (k = 0; k < n; k++) {
-		char byte = (char)rng_next(&self.rng);
-
-		page(self.region, i)[at + k] = byte;
-		page(self.shadow, i)[at + k] = byte;
-	}
+	for (i = first; i < first + count; i++)
+		shadowed_fill(&self.mem, i, PATTERN_SET, (uint32_t)rng_below(&self.rng, PATTERNS));
 }
 
 static void map_region(void)
 {
-	self.region = mmap(NULL, REGION_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	self.shadow = malloc(REGION_PAGES * PAGE_SIZE);
-	if (self.region == MAP_FAILED || !self.shadow)
+	self.mem.region = mmap(NULL, REGION_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	self.mem.shadow = malloc(REGION_PAGES * PAGE_SIZE);
+	self.mem.pages = REGION_PAGES;
+	if (self.mem.region == MAP_FAILED || !self.mem.shadow)
 		die("out of memory");
 	write_patterns(0, REGION_PAGES);
-	if (madvise(self.region, REGION_PAGES * PAGE_SIZE, MADV_MERGEABLE))
+	if (madvise(self.mem.region, REGION_PAGES * PAGE_SIZE, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE): %s", strerror(errno));
 }
 
 /* Pages [FIRST, FIRST + COUNT) replaced by a fresh mapping, new content. */
 static void remap_part(size_t first, size_t count)
 {
-	char *at = page(self.region, first);
+	int ret = shadowed_remap(&self.mem, first, count);
 
-	if (mmap(at, count * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-		die("mmap(MAP_FIXED): %s", strerror(errno));
-	memset(page(self.shadow, first), 0, count * PAGE_SIZE);
+	if (ret)
+		die("remap: %s", strerror(-ret));
 	if (rng_below(&self.rng, 2))
 		write_patterns(first, count);
-	if (madvise(at, count * PAGE_SIZE, MADV_MERGEABLE))
+	if (madvise(region_page(&self.mem, first), count * PAGE_SIZE, MADV_MERGEABLE))
 		die("madvise(MADV_MERGEABLE): %s", strerror(errno));
 }
 
@@ -190,7 +164,7 @@ static void step(void)
 	if (dice < 35) {
 		write_patterns(i, count);
 	} else if (dice < 50) {
-		scribble(i);
+		shadowed_scribble(&self.mem, i, &self.rng);
 	} else if (dice < 75) {
 		check_page(i);
 	} else if (dice < 77) {
@@ -200,27 +174,26 @@ static void step(void)
 	} else if (dice < 82) {
 		exit_process();
 	} else if (dice < 85) {
-		void *moved = move_region(self.region, REGION_PAGES * PAGE_SIZE);
+		void *moved = move_region(self.mem.region, REGION_PAGES * PAGE_SIZE, PAGE_SIZE);
 
 		if (moved == MAP_FAILED)
 			die("mremap: %s", strerror(errno));
-		self.region = moved;
+		self.mem.region = moved;
 		atomic_fetch_add(&totals->remaps, 1);
 	} else if (dice < 88) {
 		remap_part(i, count);
 	} else if (dice < 90) {
-		madvise(page(self.region, i), count * PAGE_SIZE, MADV_DONTNEED);
-		memset(page(self.shadow, i), 0, count * PAGE_SIZE);
+		shadowed_discard(&self.mem, i, count);
 	} else if (dice < 92) {
-		if (mprotect(self.region, REGION_PAGES * PAGE_SIZE, PROT_READ))
+		if (mprotect(self.mem.region, REGION_PAGES * PAGE_SIZE, PROT_READ))
 			die("mprotect: %s", strerror(errno));
 		check_page(i);
-		if (mprotect(self.region, REGION_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE))
+		if (mprotect(self.mem.region, REGION_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE))
 			die("mprotect: %s", strerror(errno));
 	} else if (dice < 94) {
-		madvise(page(self.region, i), count * PAGE_SIZE, MADV_UNMERGEABLE);
+		madvise(region_page(&self.mem, i), count * PAGE_SIZE, MADV_UNMERGEABLE);
 		check_page(i);
-		madvise(page(self.region, i), count * PAGE_SIZE, MADV_MERGEABLE);
+		madvise(region_page(&self.mem, i), count * PAGE_SIZE, MADV_MERGEABLE);
 	} else {
 		/* Leave the CPU to the scanner now and then. */
 		sleep_ms(1);

@@ -10,6 +10,12 @@
  *                 merging), check
  *   hook COMMAND  with the engine as it is: wait for a merge, run the shell
  *                 COMMAND, check contents (for the ksmd group)
+ *   uffd-wp       run=2 while every process has its merged memory write-
+ *                 protected with userfaultfd (QEMU's background snapshot)
+ *   unbreakable   with ksmpp-test.ko's test_fault=2 (no private copy can
+ *                 be made): run=2 and KSM's start fail, unload hands the
+ *                 pages over to kernel KSM, whose run=2 unmerges them later
+ * KSMPP_UNMERGE_PROCESSES sets the number of processes (default 3).
  */
 #define _GNU_SOURCE
 #include "pool.h"
@@ -21,7 +27,7 @@
 #define SHARED		512
 #define UNIQUE		32
 #define ALL		(SHARED + UNIQUE)
-#define PROCESSES	3
+#define PROCESSES	number_from_env("KSMPP_UNMERGE_PROCESSES", 3)
 
 /* Every page of every worker on a frame of its own, contents intact. */
 static void expect_apart(struct pool *pool, unsigned int workers, const char *when)
@@ -114,9 +120,67 @@ static void scenario_hook(struct pool *pool, const char *command)
 	    SHARED);
 }
 
+static void scenario_uffd_wp(struct pool *pool)
+{
+	unsigned int workers = pool_merged_workers(pool, PROCESSES, SHARED, UNIQUE), w;
+	long err;
+
+	for (w = 0; w < PROCESSES; w++) {
+		err = pool_call(pool, w, OP_UFFD_WP, 0, 0, 0);
+		if (err)
+			die("worker %u: userfaultfd write protection: %s", w, strerror((int)-err));
+	}
+	if (engine("unmerge"))
+		die("engine_unmerge failed");
+	expect_apart(pool, workers, "after unmerging write-protected memory");
+}
+
+/* Run the shell COMMAND; expect it to succeed (or, with !OK, to fail). */
+static void expect_command(const char *command, bool ok)
+{
+	int status;
+
+	fflush(stdout);
+	status = system(command);
+	expect((status == 0) == ok, "%s (status %d): %s", ok ? "failed" : "succeeded",
+	       status, command);
+}
+
+/*
+ * ksmpp-test.ko with test_fault=2 loaded: no private copy can be made, as
+ * when the processes' memory cgroup is full and nothing may be killed.
+ */
+static void scenario_unbreakable(struct pool *pool)
+{
+	unsigned int workers = pool_merged_workers(pool, PROCESSES, SHARED, UNIQUE);
+
+	expect_command("! echo 2 > /sys/module/ksmpp/parameters/run", true);
+	pool_expect_intact(pool, workers, "after run=2 failed");
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "run=2 failed, yet %zu of %d pages are merged", pool_count_merged(pool, workers, 0, SHARED),
+	       SHARED);
+	/* Nor can kernel KSM start while they are merged. */
+	expect_command("! echo 1 > /sys/kernel/mm/ksm/run && "
+		       "[ $(cat /sys/kernel/mm/ksm/run) != 1 ]", true);
+	expect_command("rmmod ksmpp && dmesg | grep -q 'handed over to kernel KSM'", true);
+	pool_expect_intact(pool, workers, "after unload");
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "after unload, %zu of %d pages are merged", pool_count_merged(pool, workers, 0, SHARED),
+	       SHARED);
+	/* Write to some: copy-on-write of handed-over pages. */
+	pool_fill(pool, 0, 0, SHARED / 4, UNIQUE_SET(0));
+	pool_expect_intact(pool, workers, "after writing to handed-over pages");
+	/* ksmd meets the handed-over pages, then unmerges them. */
+	expect_command("cd /sys/kernel/mm/ksm && echo 1000 > pages_to_scan && "
+		       "echo 10 > sleep_millisecs && echo 1 > run && sleep 3 && "
+		       "echo 2 > run", true);
+	expect_apart(pool, workers, "after kernel KSM's run=2");
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: %s run2 | unload | cycles N | hook COMMAND\n", prog);
+	fprintf(stderr, "usage: %s run2 | unload | cycles N | hook COMMAND | uffd-wp |\n"
+		"       unbreakable\n", prog);
 	exit(2);
 }
 
@@ -141,6 +205,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[1], "unload") && argc == 2) {
 			what = "stopping the engine unmerges everything";
 			scenario_unload(pool);
+		} else if (!strcmp(argv[1], "uffd-wp") && argc == 2) {
+			what = "run=2 unmerges userfaultfd-protected memory";
+			scenario_uffd_wp(pool);
+		} else if (!strcmp(argv[1], "unbreakable") && argc == 2) {
+			what = "pages that cannot be unmerged are handed over, intact";
+			scenario_unbreakable(pool);
 		} else if (!strcmp(argv[1], "cycles") && argc == 3 && atoi(argv[2]) > 0) {
 			what = "start/stop cycles while merging";
 			scenario_cycles(pool, (unsigned int)atoi(argv[2]));

@@ -5,13 +5,16 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -62,26 +65,12 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, unsigned int tim
 
 static long do_map(size_t pages, long flags)
 {
-	size_t size = pages * PAGE_SIZE, i;
-	char *p;
+	char *p = map_aligned(pages * PAGE_SIZE,
+			      (flags & POOL_HUGE_ALIGNED) ? HUGE_SIZE : PAGE_SIZE);
+	size_t i;
 
-	if (flags & POOL_HUGE_ALIGNED) {
-		char *area = mmap(NULL, size + HUGE_SIZE, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		size_t head;
-
-		if (area == MAP_FAILED)
-			return -errno;
-		p = (char *)(((uintptr_t)area + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
-		head = (size_t)(p - area);
-		if (head)
-			munmap(area, head);
-		munmap(p + size, HUGE_SIZE - head);
-	} else {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return -errno;
-	}
+	if (p == MAP_FAILED)
+		return -errno;
 	free(self.keys);
 	self.keys = malloc(pages * sizeof(*self.keys));
 	if (!self.keys)
@@ -162,7 +151,7 @@ static long do_munmap(long first, long count)
 
 static long do_mremap(void)
 {
-	void *moved = move_region(self.base, self.pages * PAGE_SIZE);
+	void *moved = move_region(self.base, self.pages * PAGE_SIZE, PAGE_SIZE);
 
 	if (moved == MAP_FAILED)
 		return -errno;
@@ -190,6 +179,37 @@ static long do_fork(long w)
 	return pid;
 }
 
+/*
+ * Register the whole region for userfaultfd write protection and protect
+ * it, as QEMU's background snapshot does with guest RAM. The descriptor
+ * stays open (and the protection on) until the worker exits; the worker
+ * only reads its region from then on.
+ */
+static long do_uffd_wp(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)self.base, self.pages * PAGE_SIZE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect wp = {
+		.range = reg.range,
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg) ||
+	    ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) {
+		long err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
 static long do_op(int op, const long *arg)
 {
 	switch (op) {
@@ -212,6 +232,8 @@ static long do_op(int op, const long *arg)
 		return mprotect(self.base, self.pages * PAGE_SIZE, (int)arg[0]) ? -errno : 0;
 	case OP_FORK:
 		return do_fork(arg[0]);
+	case OP_UFFD_WP:
+		return do_uffd_wp();
 	}
 	return -ENOSYS;
 }

@@ -22,8 +22,8 @@
  * to bring its counters up to date; a second or two is usual. The
  * environment can lower them (see check_merging in tests/vm/lib.sh).
  */
-#define MERGE_TIMEOUT	seconds_from_env("KSMPP_MERGE_TIMEOUT", 60)
-#define COUNTER_TIMEOUT	seconds_from_env("KSMPP_COUNTER_TIMEOUT", 20)
+#define MERGE_TIMEOUT	number_from_env("KSMPP_MERGE_TIMEOUT", 60)
+#define COUNTER_TIMEOUT	number_from_env("KSMPP_COUNTER_TIMEOUT", 20)
 
 enum worker_op {
 	OP_MAP,		/* a pages, b flags (POOL_*): map the region; -> base */
@@ -34,6 +34,7 @@ enum worker_op {
 	OP_MREMAP,	/* move the region elsewhere; -> new base */
 	OP_MPROTECT,	/* a protection for the whole region; -> 0 or -errno */
 	OP_FORK,	/* a worker number for the child; -> child pid */
+	OP_UFFD_WP,	/* write-protect the region with userfaultfd; -> 0 or -errno */
 	OP_EXIT,	/* the worker exits */
 };
 
