@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # ksmpp: developer entry points. Each target installs what it is missing
 # (Debian packages) and fetches kernels into the cache by itself.
+#   make                                                  the module for the running kernel, and ksmppctl
 #   make test [KERNELS="6.1 7.x"] [TESTS="unit params"]   all tests
 #   make demo [KERNELS=6.1]                               the main job in a VM
+#   make torture [KERNELS=6.1] [SECONDS=600] [SEED=N]     torture group, SECONDS a line; SEED replays
 #   make module KVER=$(uname -r)                          build for a host kernel
 #   make bench [KERNELS=6.1]                              benchmark (docs/benchmarks.md)
 #   make ksmppctl                                         the tool, in build/ksmppctl/
@@ -14,10 +16,16 @@ TESTS ?=
 KVER ?= $(shell uname -r)
 export KERNELS TESTS
 
-.PHONY: test demo module bench ksmppctl deb clean
+.PHONY: all test torture demo module bench ksmppctl deb clean
+
+# As for any out-of-tree module: build it, here with its tool.
+all: module ksmppctl
 
 test:
 	scripts/test.sh
+
+torture:
+	KSMPP_TORTURE_SECONDS="$(SECONDS)" KSMPP_TORTURE_SEED="$(SEED)" scripts/torture.sh
 
 demo:
 	scripts/demo.sh
@@ -32,6 +40,8 @@ deb:
 	scripts/deb.sh
 
 module:
+	@test -d /lib/modules/$(KVER)/build || { echo "no headers for kernel $(KVER):" \
+		"install linux-headers-$(KVER), or give KVER=" >&2; exit 1; }
 	$(MAKE) -C /lib/modules/$(KVER)/build M=$(CURDIR) modules
 
 clean:

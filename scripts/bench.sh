@@ -77,7 +77,7 @@ vm_build=$out_top/vm
 tests_bench=$src/tests/bench
 
 # shellcheck disable=SC2086
-need_packages $KSMPP_HOST_PACKAGES gnuplot-nox python3 e2fsprogs
+need_packages $KSMPP_HOST_PACKAGES gnuplot-nox python3 e2fsprogs procps
 
 words() { echo $#; }
 

@@ -4,7 +4,9 @@
 # build-module.sh LINE: build everything the VM tests load for kernel LINE,
 # inside the chroot that holds its headers, into build/LINE/modules/:
 #   ksmpp.ko                  the module, with Kbuild
-#   ksmpp-missing-symbol.ko   a test build that looks up names no kernel has
+#   ksmpp-test.ko             a test build with delays and faults to inject,
+#                             a load that finds no kernel symbol included
+#                             (KSMPP_TEST_HOOKS: test_* parameters)
 #   dkms/ksmpp.ko             the module as "dkms add" + "dkms build" make it
 #   version                   the version the module must report
 set -euo pipefail
@@ -46,7 +48,7 @@ fi
 
 # Warnings fail the project's own builds (not a user's DKMS build).
 kbuild ksmpp KCFLAGS=-Werror
-kbuild ksmpp-missing-symbol KCFLAGS='-Werror -DKSMPP_TEST_SYMBOL_SUFFIX=\"_absent\"'
+kbuild ksmpp-test KCFLAGS='-Werror -DKSMPP_TEST_HOOKS'
 
 # DKMS, as a user's machine runs it.
 src=/usr/src/ksmpp-$version

@@ -10,8 +10,9 @@
 #
 # The chroot is seen through an overlay (its changes go to build/deb/test/
 # and are dropped at the end) in a private mount namespace: the chroot
-# itself is never modified, so this runs safely beside build-module.sh,
-# which uses the same chroot and the same DKMS module name. Inside, the
+# itself is never modified. Its lock, which build-module.sh (same chroot,
+# same DKMS module name) holds while it builds, keeps it from changing
+# under the overlay meanwhile. Inside, the
 # state build-module.sh left (its DKMS registration of ksmpp and
 # /usr/src/ksmpp-VERSION) is removed first, so that the packages start from
 # a chroot without ksmpp. DKMS is told to build for every kernel with
@@ -46,6 +47,8 @@ not() { ! "$@"; }
 
 # shellcheck disable=SC1090
 . "$("$KSMPP_TOP/scripts/kernel.sh" prepare 6.1)"
+exec 9>"$CHROOT.lock"
+flock 9
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$KSMPP_TOP/dkms.conf")
 exclusive=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"/\1/p' "$KSMPP_TOP/dkms.conf")
 
@@ -86,13 +89,14 @@ check "... nor ksmpp in DKMS" sh -c "! chroot '$root' dkms status -m ksmpp | gre
 # What changed in the chroot, from the overlay's upper layer: files and
 # links written, whiteouts of files removed, directories made. Directories
 # the chroot already had are only copied up; dpkg's own records and logs
-# change, and depmod leaves its index files, as on any system: those are
-# left out.
+# change, depmod leaves its index files, and DKMS's first build makes the
+# machine's module signing key (/var/lib/dkms/mok.*), kept after a purge
+# as on any system: those are left out.
 changes() {
 	local path type
 	(cd "$test/upper" && find . -mindepth 1 \( -path ./var/lib/dpkg -o \
 		-path ./var/log -o -path ./var/cache -o -path ./tmp -o \
-		-path './usr/lib/modules/*/modules.*' \) -prune -o -printf '%P %y\n') |
+		-path './usr/lib/modules/*/modules.*' -o -path './var/lib/dkms/mok.*' \) -prune -o -printf '%P %y\n') |
 	while read -r path type; do
 		[ "$type" = d ] && [ -d "$CHROOT/$path" ] && continue
 		echo "$path $type"

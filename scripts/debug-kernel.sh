@@ -24,9 +24,9 @@
 #   config, System.map, build.log
 # The env file ($KSMPP_CACHE/kernels/debug.env) has the keys of the other
 # lines; MODULES_DEB is empty (what the tests need is built in),
-# VM_TIMEOUT is the guest timeout for this slower kernel, VM_CMDLINE is
-# added to the guest's kernel command line (scripts/vm.sh), and VM_BATCHES
-# is how many guests share the test groups (scripts/test.sh).
+# VM_TIMEOUT is a group's share of the guest timeout for this slower
+# kernel, and VM_CMDLINE is added to the guest's kernel command line
+# (scripts/vm.sh).
 set -euo pipefail
 shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
@@ -34,15 +34,12 @@ shopt -s inherit_errexit
 FRAGMENT=$KSMPP_TOP/scripts/debug-kernel.config
 # Bump when the build steps or the kept files change: a new cache entry.
 RECIPE=3
-# The guest timeout (s) of this line: fork-heavy work is 8-10 times slower
-# than on Debian's kernels under TCG.
-VM_TIMEOUT=900
+# A group's share (s) of the guest timeout on this line: fork-heavy work
+# is 8-10 times slower than on Debian's kernels under TCG.
+VM_TIMEOUT=360
 # Added to the guest's kernel command line: tells tests/vm/init.sh that
 # kmemleak must be there (and groups that the kernel is slow).
 VM_CMDLINE=ksmppdebug=1
-# The groups share this many guests (scripts/test.sh): a guest's boot and
-# its kmemleak scans take a minute or more on this kernel.
-VM_BATCHES=4
 # What the build needs in the chroot, beyond what kernel.sh installs there
 # (pahole and python3: BTF).
 CHROOT_PACKAGES="flex bison libssl-dev dwarves python3 patch"
@@ -263,7 +260,6 @@ prepare() {
 	MODULES_DEB=
 	VM_TIMEOUT=$VM_TIMEOUT
 	VM_CMDLINE=$VM_CMDLINE
-	VM_BATCHES=$VM_BATCHES
 	EOT
 	if cmp -s "$env.new" "$env"; then rm "$env.new"; else mv "$env.new" "$env"; fi
 	echo "$env"

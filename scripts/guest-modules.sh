@@ -77,6 +77,10 @@ fetch() {
 	rm -rf "$tmp"
 }
 
+# Without modinfo (package kmod) no dependency would be found, and the
+# guest could not load what it needs: say so at once.
+command -v modinfo >/dev/null || die "modinfo not found (package kmod): cannot read module dependencies"
+
 # depends NAME: the modules NAME needs loaded first (already fetched).
 depends() { modinfo -F depends "$cache/ko/$1.ko" | tr ',-' ' _'; }
 

@@ -41,13 +41,16 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/sources.list"
 	  -o APT::Sandbox::User=root)
 
 # Refresh the private package lists of every suite the lines use, at most
-# hourly; with no network, the lists already cached are used.
-apt_lists_update() {
+# hourly; with no network, the lists already cached are used. One run at a
+# time (a subshell, holding a lock on them).
+apt_lists_update() (
 	local main sec line suite
 	main=$(apt_mirror Debian)
 	sec=$(apt_mirror Debian-Security)
 	[ -n "$main" ] || die "no Debian mirror in the system's apt sources"
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+	exec 9>"$APT_DIR/lists.lock"
+	flock 9
 	{
 		for line in $KSMPP_ALL_KERNELS; do
 			for suite in $(line_suites "$line" | cut -d' ' -f2-); do
@@ -66,7 +69,7 @@ apt_lists_update() {
 	mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
 	apt-get "${APT_OPTS[@]}" -qq update >&2 ||
 		log "warning: package list update failed, using cached lists"
-}
+)
 
 # packages_file SUITE: SUITE's Packages index, decompressed once per update
 # (apt may keep its lists compressed); empty if the suite is not reachable.

@@ -12,7 +12,7 @@ KSMPP_ALL_KERNELS="6.1 6.12-deb12 6.12-deb13 7.x debug"
 # What the host needs: QEMU, the guest's busybox, chroots, unit tests.
 KSMPP_HOST_PACKAGES="make gcc libc6-dev qemu-system-x86 busybox-static cpio
 	debootstrap libcmocka-dev xz-utils zstd binutils util-linux dwarves libkmod-dev dpkg-dev
-	e2fsprogs xfsprogs btrfs-progs dosfstools"
+	e2fsprogs xfsprogs btrfs-progs dosfstools kmod git"
 
 log() { printf '%s\n' "ksmpp: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -3,15 +3,18 @@
 #
 # test.sh: every ksmpp test. KERNELS and TESTS (space or comma separated)
 # narrow a run: TESTS names in-guest groups (tests/vm/GROUP.sh), "unit",
-# "checkpatch", "deb" and "demo".
+# "checkpatch", "commands", "deb" and "demo".
 #   unit tests   tests/unit, under the sanitizers (cmocka)
 #   checkpatch   the kernel's style checker on every module source
+#   commands     every command the host's scripts run comes from a package
+#                they install, or one every Debian system has
 #   deb          make deb, then the packages installed (DKMS build) and purged
 #                in a Debian 12 chroot
 #   demo         make demo, short (15 s a run), on the first kernel of KERNELS
 #                (default 6.1), and what it showed and saved (demo-test.sh)
-#   per kernel   build (Kbuild and DKMS), the KSM structures' layout against
-#                the kernel's BTF, then one QEMU guest per group
+#   per kernel   build (Kbuild and DKMS), the KSM structures' layout and the
+#                resolved and hooked functions' prototypes against the
+#                kernel's BTF, then one QEMU guest per group
 # A group fails on a failed check, on any warning, BUG, oops, "Bad page" or
 # lockup in the guest's kernel log, on an unexpected taint, and when the
 # guest does not reach its end marker (crash, panic or timeout).
@@ -22,7 +25,7 @@ shopt -s inherit_errexit
 
 kernels=$(echo "${KERNELS:-$KSMPP_ALL_KERNELS}" | tr ',' ' ')
 all_groups=$(cd "$KSMPP_TOP/tests/vm" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -vx 'init\|lib' | tr '\n' ' ')
-tests=$(echo "${TESTS:-unit checkpatch deb demo $all_groups}" | tr ',' ' ')
+tests=$(echo "${TESTS:-unit checkpatch commands deb demo $all_groups}" | tr ',' ' ')
 # Every result is a "PASS what" or "FAIL what" line in a results file;
 # jobs running in parallel write their own, summed at the end.
 results=$KSMPP_BUILD/results
@@ -56,16 +59,22 @@ unit_tests() {
 }
 
 # count_lines PREFIX COMMAND...: one result per "PASS|FAIL what" line the
-# command prints; other lines are shown as they are.
+# command prints; other lines are shown as they are. A command that fails
+# without saying what failed (a check script stopped early) is a failure.
 count_lines() {
-	local prefix=$1 line
+	local prefix=$1 line failed=0
 	shift
 	while IFS= read -r line; do
 		case $line in
-		"PASS "*|"FAIL "*) result "${line%% *}" "$prefix${line#* }" ;;
+		"PASS "*|"FAIL "*)
+			result "${line%% *}" "$prefix${line#* }"
+			[ "${line%% *}" = PASS ] || failed=1 ;;
+		"count_lines-status "*)
+			[ "${line#* }" = 0 ] || [ $failed = 1 ] ||
+				result FAIL "$prefix$(basename "$1") stopped with status ${line#* } before reporting a failure" ;;
 		*) echo "$line" ;;
 		esac
-	done < <("$@" || true)
+	done < <("$@" && echo "count_lines-status 0" || echo "count_lines-status $?")
 }
 
 # Lines of a guest's console that fail a run, wherever they come from.
@@ -106,7 +115,8 @@ judge() {
 	echo "[$line] $group: $p passed, $f failed"
 }
 
-# build_line LINE: fetch the kernel, build the modules, check the layout.
+# build_line LINE: fetch the kernel, build the modules, check the layout and
+# the prototypes.
 build_line() {
 	local line=$1 env
 	rm -f "$KSMPP_BUILD/$line/initramfs.cpio"
@@ -118,6 +128,7 @@ build_line() {
 	fi
 	result PASS "[$line] build with Kbuild and DKMS"
 	count_lines "[$line] " "$KSMPP_TOP/scripts/layout-check.sh" "$line"
+	count_lines "[$line] " "$KSMPP_TOP/scripts/proto-check.sh" "$line"
 	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 }
 
@@ -139,62 +150,126 @@ guests() {
 	printf '%s\n' "${guest[@]}"
 }
 
-# guest_tests LINE: the guests of LINE's groups one after the other (one
-# per group, or the line's VM_BATCHES, see its env file), in the
-# background; results and output in build/LINE/.
-guest_tests() {
-	local line=$1 groups name start=$SECONDS guest_start VM_BATCHES=0
-	# shellcheck disable=SC1090
-	. "$KSMPP_CACHE/kernels/$line.env"
-	results=$KSMPP_BUILD/$line/results
+# line_groups LINE: the groups of this run that LINE runs. In a run of
+# every group (no TESTS), a group whose first lines hold "# vm: not-LINE"
+# is left out on LINE, and the output says so; asked for by name, it runs.
+line_groups() {
+	local group
+	for group in $vm_groups; do
+		if [ -z "${TESTS:-}" ] &&
+		   head -n 5 "$KSMPP_TOP/tests/vm/$group.sh" | grep -q "^# vm:.*\bnot-$1\b"; then
+			echo "[$1] $group: not run on this line (see tests/vm/$group.sh)" >&2
+		else
+			echo "$group"
+		fi
+	done
+}
+
+# guest_test LINE N GROUPS: guest N of LINE, its groups comma separated;
+# results and output in build/LINE/guests/N.*.
+guest_test() {
+	local line=$1 n=$2 groups=$3 name=${3//,/+} start=$SECONDS
+	results=$KSMPP_BUILD/$line/guests/$n.results
 	: > "$results"
-	# shellcheck disable=SC2086
-	for groups in $(guests "$VM_BATCHES" $vm_groups); do
-		guest_start=$SECONDS
-		name=${groups//,/+}
+	{
 		"$KSMPP_TOP/scripts/vm.sh" run "$line" "$groups" "$KSMPP_BUILD/$line/logs/$name.log"
 		judge "$line" "$name" "$KSMPP_BUILD/$line/logs/$name.log"
-		echo "guest $line $name: $((SECONDS - guest_start)) s"
+		echo "guest $line $name: $((SECONDS - start)) s"
+	} > "$KSMPP_BUILD/$line/guests/$n.output" 2>&1
+}
+
+# guest_chain LINE GROUPS...: guests 0, 1... of LINE, one after the other.
+guest_chain() {
+	local line=$1 n=0 groups
+	shift
+	for groups; do
+		guest_test "$line" $n "$groups"
+		n=$((n + 1))
 	done
-	echo "stage guests $line: $((SECONDS - start)) s"
+}
+
+# wait_for_slot: until fewer than $jobs jobs run.
+wait_for_slot() {
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+}
+
+# host_tests: the stages that need no kernel line's build; results and
+# output in build/host/.
+host_tests() {
+	results=$KSMPP_BUILD/host/results
+	: > "$results"
+	if wants unit; then
+		stage unit unit_tests
+	fi
+	if wants checkpatch; then
+		stage checkpatch count_lines "" "$KSMPP_TOP/scripts/checkpatch.sh"
+	fi
+	if wants commands; then
+		stage commands count_lines "" "$KSMPP_TOP/scripts/commands-check.sh"
+	fi
+	if wants deb; then
+		stage deb count_lines "" "$KSMPP_TOP/scripts/deb-test.sh"
+	fi
+	if wants demo; then
+		stage demo count_lines "" "$KSMPP_TOP/scripts/demo-test.sh"
+	fi
 }
 
 # shellcheck disable=SC2086
 need_packages $KSMPP_HOST_PACKAGES
 total=$SECONDS
-if wants unit; then
-	stage unit unit_tests
-fi
-if wants checkpatch; then
-	stage checkpatch count_lines "" "$KSMPP_TOP/scripts/checkpatch.sh"
-fi
-if wants deb; then
-	stage deb count_lines "" "$KSMPP_TOP/scripts/deb-test.sh"
-fi
-if wants demo; then
-	stage demo count_lines "" "$KSMPP_TOP/scripts/demo-test.sh"
-fi
 vm_groups=$(for group in $all_groups; do if wants "$group"; then echo "$group"; fi; done)
+# The host's stages, one job beside the kernel lines' (below): each of
+# them is mostly one process, and the machine's CPUs are kept busy.
+mkdir -p "$KSMPP_BUILD/host"
+host_tests > "$KSMPP_BUILD/host/output" 2>&1 &
+built=host
 if [ -n "$vm_groups" ]; then
-	# Each guest uses one host CPU (single-threaded TCG): lines run side by
-	# side, each as soon as it is built, the slowest (debug, several times
-	# the others' time) first; the next line builds meanwhile.
-	built=""
+	# Each guest uses one host CPU (single-threaded TCG): guests run side
+	# by side, each in the first free slot. A line's groups are dealt out
+	# to KSMPP_GUESTS guests (default 4: a boot costs 5 s, on the debug
+	# line a minute; each group leaves the guest as it found it), or with
+	# KSMPP_GUESTS=0 one guest each. The debug line, several times the
+	# others' time, starts first, its guests one after the other in one
+	# slot: two of them at once take 2-3 times as long each (its KASAN
+	# kernel is bound by memory). The next line builds once its
+	# predecessor's guests have all started.
 	jobs=${KSMPP_JOBS:-$(nproc)}
 	for line in $(echo "$kernels" | tr ' ' '\n' | grep -x debug) \
 		$(echo "$kernels" | tr ' ' '\n' | grep -vx debug); do
 		stage "build $line" build_line "$line"
 		[ -f "$KSMPP_BUILD/$line/initramfs.cpio" ] || continue
 		built="$built $line"
-		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
-		guest_tests "$line" > "$KSMPP_BUILD/$line/output" 2>&1 &
-	done
-	wait
-	for line in $built; do
-		cat "$KSMPP_BUILD/$line/output"
-		cat "$KSMPP_BUILD/$line/results" >> "$results"
+		rm -rf "$KSMPP_BUILD/$line/guests" && mkdir -p "$KSMPP_BUILD/$line/guests"
+		# shellcheck disable=SC2046
+		set -- $(guests "${KSMPP_GUESTS:-4}" $(line_groups "$line"))
+		if [ "$line" = debug ]; then
+			wait_for_slot
+			guest_chain "$line" "$@" &
+			continue
+		fi
+		n=0
+		for groups; do
+			wait_for_slot
+			guest_test "$line" $n "$groups" &
+			n=$((n + 1))
+		done
 	done
 fi
+wait
+for line in $built; do
+	if [ "$line" = host ]; then
+		cat "$KSMPP_BUILD/host/output"
+		cat "$KSMPP_BUILD/host/results" >> "$results"
+		continue
+	fi
+	n=0
+	while [ -f "$KSMPP_BUILD/$line/guests/$n.output" ]; do
+		cat "$KSMPP_BUILD/$line/guests/$n.output"
+		cat "$KSMPP_BUILD/$line/guests/$n.results" >> "$results"
+		n=$((n + 1))
+	done
+done
 echo "total: $((SECONDS - total)) s"
 passed=$(grep -c '^PASS ' "$results" || true)
 failed=$(grep -c '^FAIL ' "$results" || true)

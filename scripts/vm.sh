@@ -12,8 +12,12 @@
 # need (/kmod, see guest-modules.sh).
 # KSMPP_ENGINE (ksmpp or ksm) picks the engine the merging tests drive;
 # KSMPP_VM_MEMORY (MiB, default 2048) and KSMPP_VM_TIMEOUT (s; default the
-# line's VM_TIMEOUT, else 300) size the guest; the line's VM_CMDLINE (in its
-# env file, see kernel.sh) is added to the kernel command line. A group file
+# line's VM_TIMEOUT, else 240, for each group) size the guest; the line's
+# VM_CMDLINE (in its env file, see kernel.sh) is added to the kernel
+# command line, and so are
+# the NAME=VALUE words of KSMPP_GUEST_ENV: the kernel hands them to /init as
+# environment variables, which the groups see (e.g. KSMPP_TORTURE_SECONDS,
+# KSMPP_STRESS_SEED). A group file
 # whose first lines hold "# vm: numa" gets two NUMA nodes, one CPU and half
 # the memory each.
 # QEMU exits 0 even when the guest panics: callers judge the run by the
@@ -109,20 +113,25 @@ vm_options() {
 }
 
 run() {
-	local line=$1 groups=$2 log=$3 options VM_TIMEOUT=300 VM_CMDLINE=
+	local line=$1 groups=$2 log=$3 options word VM_TIMEOUT=240 VM_CMDLINE=
 	# shellcheck disable=SC1090
 	. "$KSMPP_CACHE/kernels/$line.env"
 	mkdir -p "$(dirname "$log")"
+	for word in ${KSMPP_GUEST_ENV:-}; do
+		[[ $word =~ ^[A-Z_][A-Z0-9_]*=[^\ ]+$ ]] ||
+			die "KSMPP_GUEST_ENV: \"$word\" is no NAME=VALUE word"
+	done
 	options=$(vm_options "$groups")
 	if asks "$groups" disks; then
 		options="$options $(disks "$KSMPP_BUILD/$line/disks")"
 	fi
 	# shellcheck disable=SC2086
-	timeout "${KSMPP_VM_TIMEOUT:-$VM_TIMEOUT}" qemu-system-x86_64 \
+	timeout "${KSMPP_VM_TIMEOUT:-$((VM_TIMEOUT * $(tr ',' '\n' <<<"$groups" | wc -l)))}" \
+		qemu-system-x86_64 \
 		-accel tcg,thread=single -cpu max $options \
 		-nographic -no-reboot -nic none \
 		-kernel "$VMLINUX" -initrd "$KSMPP_BUILD/$line/initramfs.cpio" \
-		-append "$KSMPP_VM_CMDLINE ksmpptests=$groups ksmppengine=${KSMPP_ENGINE:-ksmpp}${VM_CMDLINE:+ $VM_CMDLINE}" \
+		-append "$KSMPP_VM_CMDLINE ksmpptests=$groups ksmppengine=${KSMPP_ENGINE:-ksmpp}${VM_CMDLINE:+ $VM_CMDLINE}${KSMPP_GUEST_ENV:+ $KSMPP_GUEST_ENV}" \
 		</dev/null >"$log" 2>&1 || true
 	tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
 }

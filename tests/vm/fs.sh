@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# vm: disks
+# vm: disks not-debug
 # The I/O hooks on real file systems and a block device (virtio disks, see
 # scripts/vm.sh): buffered reads from the disk and from the page cache,
 # O_DIRECT reads through iomap (ext4, xfs, btrfs), the legacy direct-I/O
 # path (vfat) and the block device's own, buffered and direct writes. Each
 # yields the hints ksmpp-io expects (pid, range, length, source); a cold
 # read also has to reach the disk (its read sector count grows).
+# make test leaves this group out on the debug line, to keep the run short:
+# the hook handlers and the ring run there in the hooks and hintsmoke
+# groups, and what this group adds is which kernel functions each file
+# system reaches, the same on 6.1 with and without the debug options.
 . /tests/lib.sh
 
 # kmods NAME...: Debian modules, those the line has as modules (the others

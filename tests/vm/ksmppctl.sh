@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# vm: not-debug
 # ksmppctl, every command, bad input included: exit codes and messages,
 # the kernel's own reasons when it refuses, status in its three forms
 # against /proc/ksmpp, and unload's unmerge progress under merged memory.
 # (The guest gets ksmppctl and its libraries from scripts/guest-tools.sh.)
+# The module's side of all this (loads, parameters, /proc/ksmpp, unload)
+# is the load group's and the races group's, which the debug line runs:
+# make test leaves this user-space tool's group out there.
 . /tests/lib.sh
 
 version=$(cat /modules/version)
@@ -109,8 +113,8 @@ check "load --force pages_to_scan=0: kernel refuses, exit 3" exits 3
 check "... the kernel's message shown" \
 	said "kernel: ksmpp: invalid pages_to_scan '0': allowed are 1 to 100000"
 check "... not loaded" not loaded
-if [ -f /modules/ksmpp-missing-symbol.ko ]; then
-	ctl load --module /modules/ksmpp-missing-symbol.ko
+if [ -f /modules/ksmpp-test.ko ]; then
+	ctl load --force --module /modules/ksmpp-test.ko test_fault=4
 	check "load of a module missing a kernel symbol: exit 3" exits 3
 	check "... the kernel's message shown" said "kernel: ksmpp: kernel $(uname -r): symbol"
 	check "... not loaded" not loaded

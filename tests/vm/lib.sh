@@ -114,6 +114,46 @@ wait_for() {
 	done
 }
 
+# bounded SECONDS COMMAND...: COMMAND's exit status, or 124 if it has not
+# ended after SECONDS. It is left behind then (a process stuck in the kernel
+# cannot be killed, and busybox's timeout would wait for it), and the group
+# goes on.
+bounded() {
+	local seconds=$1 status
+	shift
+	bounded_runs=$((${bounded_runs:-0} + 1))
+	status=/tmp/.bounded.$$.$bounded_runs
+	rm -f "$status"
+	("$@"; echo $? > "$status.tmp" && mv "$status.tmp" "$status") &
+	if wait_for "$seconds" [ -e "$status" ]; then
+		wait $! 2>/dev/null
+		return "$(cat "$status")"
+	fi
+	echo "still running after $seconds s, left behind: $*"
+	return 124
+}
+
+# zram_swap_on SIZE: swap on /dev/zram0 (SIZE as "256M"), unless a group
+# before this one in the same guest left it on.
+zram_swap_on() {
+	kmod_load zram || return 1
+	grep -q '^/dev/zram0 ' /proc/swaps && return 0
+	echo "$1" > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null &&
+		swapon /dev/zram0
+}
+
+# zram_swap_off: swap off, and /dev/zram0 reset for the next group.
+zram_swap_off() {
+	swapoff /dev/zram0 && echo 1 > /sys/block/zram0/reset
+}
+
+# memory_cgroup DIR: DIR, a cgroup v2 directory with the memory controller.
+memory_cgroup() {
+	{ grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts ||
+		mount -t cgroup2 none /sys/fs/cgroup; } &&
+		echo +memory > /sys/fs/cgroup/cgroup.subtree_control && mkdir -p "$1"
+}
+
 # hinted [OPTION...] FILE MODE: the hints "ksmpp-io -m" expects for its I/O
 # are all listed in /sys/kernel/debug/ksmpp/hints (ksmpp loaded, hints on).
 hinted() {

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Identical MADV_MERGEABLE memory of several processes gets merged (frames
-# compared through pagemap, counters, /proc/PID/ksm_merging_pages), and
+# compared through pagemap, counters, /proc/PID/ksm_merging_pages and
+# ksm_stat's ksm_rmap_items), and
 # merged memory stays private through copy-on-write, fork, exit, munmap,
 # mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages.
 # Each scenario is one program run (tests/vm/bin/ksm-merge.c) that starts

@@ -5,10 +5,7 @@
 
 CGROUP=/sys/fs/cgroup/ksmpp-swap
 
-check "zram loads" kmod_load zram
-check "zram swap on" sh -c 'echo 256M > /sys/block/zram0/disksize &&
-	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0'
-check "memory cgroup" sh -c "mount -t cgroup2 none /sys/fs/cgroup &&
-	echo +memory > /sys/fs/cgroup/cgroup.subtree_control && mkdir $CGROUP"
+check "zram swap on" zram_swap_on 256M
+check "memory cgroup" memory_cgroup $CGROUP
 check_merging "merged pages swapped out and in, intact" ksm-swap $CGROUP
-swapoff /dev/zram0
+zram_swap_off

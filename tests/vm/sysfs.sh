@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# vm: not-debug
 # /sys/kernel/mm/ksmpp: KSM's file names and meanings, the knobs validated
-# as the module parameters are.
+# as the module parameters are. make test leaves this group out on the
+# debug line, to keep the run short: the knobs share their setters with
+# the parameters, which the races, unmerge and hooks groups write there.
 . /tests/lib.sh
 
 dir=/sys/kernel/mm/ksmpp
