@@ -141,7 +141,7 @@ build() {
 	rm -rf "$dir" && mkdir -p "$dir"
 	# shellcheck disable=SC2086
 	chroot_packages "$root" $CHROOT_PACKAGES
-	log "building the debug kernel $kver in $root$tree (about 10 minutes, log: $blog)"
+	log "building the debug kernel $kver in $root$tree (about 30 minutes on 2 cores, log: $blog)"
 	rm -rf "$root$tree" "$root$tree.out" && mkdir -p "$root$tree" "$root$tree.out"
 	tar -xf "$tarball" -C "$root$tree" --strip-components=1
 	cp "$FRAGMENT" "$root$tree/debug-kernel.config"

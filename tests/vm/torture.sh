@@ -47,10 +47,13 @@ check "THP on madvise, khugepaged every 100 ms" thp_set enabled=madvise defrag=m
 	khugepaged/scan_sleep_millisecs=100 khugepaged/alloc_sleep_millisecs=100 \
 	khugepaged/pages_to_scan=4096
 
-# The program bounds its own operations (30 s each) and its end; a hang
-# costs it less than 100 s more.
+# The program bounds each of its steps by the operation timeout (op, plus
+# up to 30 s): the last round's check, and at the end the actors' last
+# operations, KSM's stop, the engine's start, a last round and the
+# workers' exit: six of them at most, even when every one is slow.
+op=${KSMPP_TORTURE_OP_TIMEOUT:-30}
 check "torture $seconds s, seed $seed: contents intact, no hang" \
-	bounded $((seconds + 200)) ksm-torture "$seconds" "$seed"
+	bounded $((seconds + 6 * (op + 30))) ksm-torture "$seconds" "$seed"
 if [ "$KSMPP_ENGINE" = ksmpp ]; then
 	check "ksmpp unloads after the torture" bounded 60 unload
 else
