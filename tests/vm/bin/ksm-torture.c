@@ -1177,33 +1177,66 @@ static pid_t next_number(DIR *dir)
 	return 0;
 }
 
-/*
- * Every task in uninterruptible sleep (D), with its stack: whoever holds
- * what a hung operation waits for is usually among them.
- */
-static void print_blocked_tasks(void)
+/* What process @pid of the run is doing, for a hang's report. */
+static void print_doing(pid_t pid)
 {
-	char path[64], comm[64];
+	struct busy *b = NULL;
+	unsigned int i;
+	int k;
+
+	for (i = 0; i < WORKERS; i++)
+		if (sh->workers[i].alive && sh->workers[i].pid == pid)
+			b = &sh->workers[i].busy;
+	for (i = 0; i < ACTORS; i++)
+		if (sh->actors[i].alive && sh->actors[i].pid == pid)
+			b = &sh->actors[i].busy;
+	if (!b)
+		return;
+	k = atomic_load(&b->kind);
+	if (k < 0)
+		say("    doing its own steps");
+	else
+		say("    doing \"%s\" for %llu s", kinds[k].name,
+		    (unsigned long long)(now_ms() - atomic_load(&b->since)) / 1000);
+}
+
+/*
+ * Every task of the run, in whatever state, and every other task in
+ * uninterruptible sleep (D), each with its stack: the holder of what a
+ * hung operation waits for is among them. A lock's holder may be running
+ * (R): the kernel's list of held locks (sysrq d) leaves those out.
+ */
+static void print_tasks(void)
+{
+	char path[64], comm[64], state;
 	DIR *proc, *tasks;
 	pid_t pid, tid;
+	bool ours;
 
 	proc = opendir("/proc");
 	if (!proc)
 		return;
-	say("  tasks in D state:");
+	say("  tasks of the run, and others in D state:");
 	while ((pid = next_number(proc))) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if (read_file(path, comm, sizeof(comm)) <= 0)
+			continue;
+		ours = !strcmp(comm, "ksm-torture\n");
 		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 		tasks = opendir(path);
 		if (!tasks)
 			continue;
 		while ((tid = next_number(tasks))) {
-			if (task_state(pid, tid) != 'D')
+			state = task_state(pid, tid);
+			if (!ours && state != 'D')
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
 			if (read_file(path, comm, sizeof(comm)) <= 0)
 				continue;
 			comm[strcspn(comm, "\n")] = 0;
-			say("  %s (pid %d, task %d):", comm, (int)pid, (int)tid);
+			say("  %s (pid %d, task %d, state %c):", comm, (int)pid, (int)tid, state);
+			if (tid == pid)
+				print_doing(pid);
 			print_task_stack(pid, tid);
 		}
 		closedir(tasks);
@@ -1232,11 +1265,11 @@ static pid_t pid_called(const char *comm)
 }
 
 /*
- * Where the engines' threads are (and in which state: a running thread
- * shows no stack in /proc), for a hang's report; at the first hang, also
- * every blocked task, and in the kernel log every lock each task holds
- * (sysrq d: where the kernel has lockdep, the debug line), which names
- * the holders of a hung task's mmap lock.
+ * Where the engines' threads are (and in which state: a thread running on
+ * a CPU shows no stack in /proc), for a hang's report; at the first hang,
+ * also every task of the run and every blocked one, with what each does,
+ * and in the kernel log every lock each sleeping task holds (sysrq d:
+ * where the kernel has lockdep, the debug line).
  */
 static void print_engine_stacks(void)
 {
@@ -1254,7 +1287,7 @@ static void print_engine_stacks(void)
 	}
 	if (!dumped) {
 		dumped = true;
-		print_blocked_tasks();
+		print_tasks();
 		write_file("/proc/sysrq-trigger", "d");
 	}
 }
