@@ -10,6 +10,7 @@
 #ifndef _KSMPP_COMPAT_H
 #define _KSMPP_COMPAT_H
 
+#include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
@@ -281,6 +282,29 @@ ksmpp_mapped_stable_node(struct vm_area_struct *vma, unsigned long addr)
 	put_page(page);
 #endif
 	return stable;
+}
+
+/*
+ * Whether @addr maps the zero page in place of a page that KSM (or ksmpp,
+ * with use_zero_pages) found empty. 6.12's break_ksm() unshares these as it
+ * does KSM pages. 6.1 marks no such mapping, and its break_ksm() leaves
+ * zero pages as they are: false. The caller holds the mmap lock.
+ */
+static inline bool ksmpp_mapped_ksm_zero_page(struct vm_area_struct *vma,
+					      unsigned long addr)
+{
+#ifdef KSMPP_HAVE_FOLIO_WALK
+	struct folio_walk fw;
+	bool zero = false;
+
+	if (static_call(ksmpp_folio_walk_start)(&fw, vma, addr, FW_ZEROPAGE)) {
+		zero = fw.level == FW_LEVEL_PTE && is_ksm_zero_pte(fw.pte);
+		ksmpp_folio_walk_end(&fw);
+	}
+	return zero;
+#else
+	return false;
+#endif
 }
 
 /* The kernel KSM's run flag (/sys/kernel/mm/ksm/run). */

@@ -315,28 +315,6 @@ void ksmpp_hints_count(void)
 	WRITE_ONCE(ksmpp_ring_seen.consumed, consumed);
 }
 
-/* The hint figures of /proc/ksmpp. Can sleep. */
-void ksmpp_hints_show(struct seq_file *m)
-{
-	struct ksmpp_hint_totals t;
-	char key[32];
-	int i;
-
-	ksmpp_hint_totals(&t);
-	for (i = 0; i < KSMPP_HINT_SOURCES; i++) {
-		snprintf(key, sizeof(key), "hints_%s", ksmpp_hint_source_names[i]);
-		ksmpp_seq_field(m, key, "%llu", t.generated[i]);
-	}
-	ksmpp_seq_field(m, "hint_bytes", "%llu", t.bytes);
-	ksmpp_seq_field(m, "hints_pending", "%llu", t.pending);
-	ksmpp_seq_field(m, "hints_dropped", "%llu", t.dropped);
-	ksmpp_seq_field(m, "hints_consumed", "%llu", t.consumed);
-	ksmpp_seq_field(m, "hints_invalid", "%lu", READ_ONCE(ksmpp_stats.hints_invalid));
-	ksmpp_seq_field(m, "hints_coalesced", "%lu", READ_ONCE(ksmpp_stats.hints_coalesced));
-	ksmpp_seq_field(m, "hint_pages_skipped", "%lu", READ_ONCE(ksmpp_stats.hint_pages_skipped));
-	ksmpp_seq_field(m, "hints_missed", "%llu", t.missed);
-}
-
 /* The ring the consumer pops from; under ksmpp_lock. */
 struct ksmpp_hint_ring *ksmpp_hints_ring(void)
 {

@@ -20,9 +20,12 @@ extern unsigned int ksmpp_run;
 extern unsigned int ksmpp_pages_to_scan;
 extern unsigned int ksmpp_sleep_millisecs;
 extern unsigned int ksmpp_max_page_sharing;
+extern unsigned int ksmpp_merge_across_nodes;
+extern unsigned int ksmpp_use_zero_pages;
 extern unsigned int ksmpp_hint_buffer_size;
 extern unsigned int ksmpp_hint_scan_percent;
-void ksmpp_params_show(struct seq_file *m);
+void ksmpp_params_for_each(void (*show)(void *arg, const char *name, const char *value),
+			   void *arg);
 int ksmpp_param_write(const char *name, const char *buf);
 int ksmpp_param_read(const char *name, char *buf);
 
@@ -67,7 +70,6 @@ int ksmpp_hooks_init(void);
 void ksmpp_hooks_exit(void);
 int ksmpp_set_hint_buffer_size(unsigned int size);
 struct ksmpp_hint_ring *ksmpp_hints_ring(void);
-void ksmpp_hints_show(struct seq_file *m);
 
 /* Totals of the hint figures, over every CPU and ring. Can sleep. */
 struct ksmpp_hint_totals {
@@ -89,10 +91,6 @@ void ksmpp_sysfs_exit(void);
 /* /proc/ksmpp (procfs.c). */
 int ksmpp_procfs_init(void);
 void ksmpp_procfs_exit(void);
-
-/* One "key: value" line of /proc/ksmpp, aligned as in /proc/meminfo. */
-__printf(3, 4) void ksmpp_seq_field(struct seq_file *m, const char *key,
-				    const char *fmt, ...);
 
 /*
  * A process that opted into merging (its mm has MMF_VM_MERGEABLE), as the
@@ -133,6 +131,7 @@ struct ksmpp_stats {
 	unsigned long full_scans;	/* completed passes over all memory */
 	unsigned long pages_scanned;	/* pages visited */
 	unsigned long merges;		/* mappings merged */
+	unsigned long zero_merges;	/* empty pages replaced by the zero page */
 	unsigned long cow_breaks;	/* merged mappings found replaced */
 	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
@@ -161,6 +160,7 @@ void ksmpp_lock_ahead_of_scan(void);
 int ksmpp_scanner_init(void);
 void ksmpp_scanner_exit(void);
 int ksmpp_set_run(unsigned int run);
+int ksmpp_set_merge_across_nodes(unsigned int merge);
 int ksmpp_give_way_to_ksm(void);
 
 /* The hook on /sys/kernel/mm/ksm/run (ksm_guard.c). */

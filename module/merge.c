@@ -18,6 +18,9 @@
  * A visited page is first looked up in the stable index; failing that, if
  * its hash equals the one remembered from its previous visit, in the
  * unstable index, where it is either merged with an identical page or added.
+ * With use_zero_pages, an empty page is instead replaced by the kernel's
+ * zero page, as KSM does. With merge_across_nodes=0, only pages of one NUMA
+ * node are merged together.
  *
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
  * protects the page, checks that nothing else (GUP, O_DIRECT) holds it, and
@@ -85,6 +88,12 @@ static bool ksmpp_pages_identical(struct page *a, struct page *b)
 	return same;
 }
 
+/* Whether merge_across_nodes lets @a and @b share one page. */
+static bool ksmpp_numa_allows(struct page *a, struct page *b)
+{
+	return READ_ONCE(ksmpp_merge_across_nodes) || page_to_nid(a) == page_to_nid(b);
+}
+
 /* What the xarray remembers of a page that is not merged: its hash. */
 static void *ksmpp_hash_entry(u64 hash)
 {
@@ -132,6 +141,31 @@ static void ksmpp_item_publish(struct ksmpp_item *item)
 }
 
 /*
+ * Merge @page into @kpage (see ksmpp_merge_one()) if it is still what @mm
+ * maps at @addr in a mergeable area, found in *@vmap. Under the mmap lock.
+ */
+static int ksmpp_merge_mapped(struct mm_struct *mm, unsigned long addr,
+			      struct page *page, struct page *kpage,
+			      struct vm_area_struct **vmap)
+{
+	struct vm_area_struct *vma = ksmpp_mergeable_vma(mm, addr);
+	struct page *mapped = NULL;
+
+	if (vma)
+		mapped = ksmpp_get_anon_page(vma, addr);
+	/*
+	 * Only its identity was needed: the merge checks that the caller's
+	 * is the one reference beyond the mappings.
+	 */
+	if (mapped)
+		put_page(mapped);
+	if (mapped != page)
+		return -EFAULT;
+	*vmap = vma;
+	return static_call(ksmpp_try_to_merge_one_page)(vma, page, kpage);
+}
+
+/*
  * Merge the page @slot maps at @addr into @kpage (NULL: make the page itself
  * a KSM page, with no node yet; @kpage == @page: a forked KSM page, nothing
  * to replace). On success fills @item for the mapping and returns 0, with
@@ -146,9 +180,8 @@ static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 	unsigned long index = addr >> PAGE_SHIFT;
 	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
-	struct page *mapped = NULL;
 	void *entry;
-	int err = -EFAULT;
+	int err;
 
 	/*
 	 * An item still recorded at @addr is stale: the page mapped there now
@@ -165,17 +198,7 @@ static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 		err = -EBUSY;
 		goto out;
 	}
-	vma = ksmpp_mergeable_vma(mm, addr);
-	if (vma)
-		mapped = ksmpp_get_anon_page(vma, addr);
-	/*
-	 * Only its identity was needed: the merge checks that the caller's
-	 * is the one reference beyond the mappings.
-	 */
-	if (mapped)
-		put_page(mapped);
-	if (mapped == page)
-		err = static_call(ksmpp_try_to_merge_one_page)(vma, page, kpage);
+	err = ksmpp_merge_mapped(mm, addr, page, kpage, &vma);
 	if (!err) {
 		ksmpp_get_anon_vma(vma->anon_vma);
 		item->rmap.anon_vma = vma->anon_vma;
@@ -349,6 +372,10 @@ static bool ksmpp_merge_with_stable(struct ksmpp_mm *slot, unsigned long addr,
 		if (!kfolio)
 			continue;	/* stale: released */
 		folio_unlock(kfolio);
+		if (!ksmpp_numa_allows(page, folio_page(kfolio, 0))) {
+			folio_put(kfolio);
+			continue;
+		}
 		identical = ksmpp_pages_identical(page, folio_page(kfolio, 0));
 		if (identical && !ksmpp_merge_into(node, kfolio, slot, addr, page)) {
 			folio_put(kfolio);
@@ -359,6 +386,33 @@ static bool ksmpp_merge_with_stable(struct ksmpp_mm *slot, unsigned long addr,
 			return false;
 	}
 	return false;
+}
+
+/* xxh64 of an empty page. */
+static u64 ksmpp_zero_hash;
+
+/*
+ * use_zero_pages: map the kernel's zero page in place of an empty page, as
+ * KSM does, through the same try_to_merge_one_page() (which keeps the
+ * kernel's ksm_zero_pages counts, where the kernel has them). No node and
+ * no item: nothing of ksmpp's is left in the mapping, so unload has nothing
+ * to undo there, and a write faults in a new page as for any zero page.
+ */
+static bool ksmpp_merge_with_zero(struct ksmpp_mm *slot, unsigned long addr,
+				  struct page *page)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	if (!mmap_read_trylock(slot->mm))
+		return false;
+	err = ksmpp_merge_mapped(slot->mm, addr, page, ZERO_PAGE(addr), &vma);
+	mmap_read_unlock(slot->mm);
+	if (err)
+		return false;
+	xa_erase(&slot->pages, addr >> PAGE_SHIFT);
+	ksmpp_stats.zero_merges++;
+	return true;
 }
 
 /*
@@ -419,6 +473,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 			continue;	/* gone (dropped at the pass end) or busy */
 		/* The same page mapped twice (a fork not yet written to). */
 		if (other == page || folio_test_ksm(page_folio(other)) ||
+		    !ksmpp_numa_allows(page, other) ||
 		    !ksmpp_pages_identical(page, other)) {
 			put_page(other);
 			continue;
@@ -467,6 +522,14 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 		return;
 	}
 	hash = ksmpp_page_hash(page);
+	/*
+	 * Empty and unchanged since the last visit (or hinted): the zero
+	 * page, before any stable page, as KSM of 6.12 on.
+	 */
+	if (READ_ONCE(ksmpp_use_zero_pages) && hash == ksmpp_zero_hash &&
+	    (hinted || entry == ksmpp_hash_entry(hash)) &&
+	    ksmpp_merge_with_zero(slot, addr, page))
+		return;
 	if (ksmpp_merge_with_stable(slot, addr, page, hash))
 		return;
 	if (entry != ksmpp_hash_entry(hash)) {
@@ -545,6 +608,7 @@ int ksmpp_merge_init(void)
 		return -ENOMEM;
 	}
 	ksmpp_stats.metadata_bytes += 2 * buckets * sizeof(struct hlist_head);
+	ksmpp_zero_hash = ksmpp_page_hash(ZERO_PAGE(0));
 	return 0;
 }
 

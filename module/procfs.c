@@ -16,7 +16,9 @@
 
 #include "ksmpp.h"
 
-void ksmpp_seq_field(struct seq_file *m, const char *key, const char *fmt, ...)
+/* One "key: value" line, aligned as in /proc/meminfo. */
+static __printf(3, 4) void ksmpp_seq_field(struct seq_file *m, const char *key,
+					   const char *fmt, ...)
 {
 	va_list args;
 
@@ -42,12 +44,41 @@ static const struct {
 	KSMPP_STAT("pages_scanned_hint", hint_pages_scanned),
 	KSMPP_STAT("merges", merges),
 	KSMPP_STAT("merges_hint", hint_merges),
+	KSMPP_STAT("merges_zero", zero_merges),
 	KSMPP_STAT("cow_breaks", cow_breaks),
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),
 	KSMPP_STAT("metadata_bytes", metadata_bytes),
 #undef KSMPP_STAT
 };
+
+static void ksmpp_param_field(void *m, const char *name, const char *value)
+{
+	ksmpp_seq_field(m, name, "%s", value);
+}
+
+/* The hint figures. Can sleep. */
+static void ksmpp_hints_show(struct seq_file *m)
+{
+	struct ksmpp_hint_totals t;
+	char key[32];
+	int i;
+
+	ksmpp_hint_totals(&t);
+	for (i = 0; i < KSMPP_HINT_SOURCES; i++) {
+		snprintf(key, sizeof(key), "hints_%s", ksmpp_hint_source_names[i]);
+		ksmpp_seq_field(m, key, "%llu", t.generated[i]);
+	}
+	ksmpp_seq_field(m, "hint_bytes", "%llu", t.bytes);
+	ksmpp_seq_field(m, "hints_pending", "%llu", t.pending);
+	ksmpp_seq_field(m, "hints_dropped", "%llu", t.dropped);
+	ksmpp_seq_field(m, "hints_consumed", "%llu", t.consumed);
+	ksmpp_seq_field(m, "hints_invalid", "%lu", READ_ONCE(ksmpp_stats.hints_invalid));
+	ksmpp_seq_field(m, "hints_coalesced", "%lu", READ_ONCE(ksmpp_stats.hints_coalesced));
+	ksmpp_seq_field(m, "hint_pages_skipped", "%lu",
+			READ_ONCE(ksmpp_stats.hint_pages_skipped));
+	ksmpp_seq_field(m, "hints_missed", "%llu", t.missed);
+}
 
 static unsigned long ksmpp_stat(size_t offset)
 {
@@ -61,7 +92,7 @@ static int ksmpp_proc_show(struct seq_file *m, void *v)
 	ksmpp_seq_field(m, "version", "%s", KSMPP_VERSION);
 	ksmpp_seq_field(m, "kernel", "%s", init_utsname()->release);
 	ksmpp_seq_field(m, "state", "%s", ksmpp_state_name());
-	ksmpp_params_show(m);
+	ksmpp_params_for_each(ksmpp_param_field, m);
 	for (i = 0; i < ARRAY_SIZE(ksmpp_stat_fields); i++)
 		ksmpp_seq_field(m, ksmpp_stat_fields[i].key, "%lu",
 				ksmpp_stat(ksmpp_stat_fields[i].offset));

@@ -671,6 +671,26 @@ int ksmpp_set_run(unsigned int run)
 	return err;
 }
 
+/*
+ * Apply merge_across_nodes (params.c), as KSM's store does: it changes only
+ * while nothing is merged (-EBUSY otherwise), so that every merged page
+ * follows the rule in force.
+ */
+int ksmpp_set_merge_across_nodes(unsigned int merge)
+{
+	int err = 0;
+
+	ksmpp_lock_ahead_of_scan();
+	if (merge != ksmpp_merge_across_nodes && ksmpp_stats.pages_shared) {
+		pr_err("merge_across_nodes cannot change while ksmpp has merged pages: write 2 to run first\n");
+		err = -EBUSY;
+	} else {
+		WRITE_ONCE(ksmpp_merge_across_nodes, merge);
+	}
+	mutex_unlock(&ksmpp_lock);
+	return err;
+}
+
 int ksmpp_scanner_init(void)
 {
 	struct task_struct *thread;

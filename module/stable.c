@@ -316,17 +316,27 @@ unsigned long ksmpp_skip_unmapped(struct mm_struct *mm, unsigned long addr,
 	return addr;
 }
 
+/* Whether @addr maps a page merged by ksmpp, or a KSM zero page. */
+static bool ksmpp_mapped_merged(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct ksmpp_node *node = ksmpp_own_node(ksmpp_mapped_stable_node(vma, addr));
+
+	if (node) {
+		trace_ksmpp_unmerge(vma->vm_mm, addr, READ_ONCE(node->stable.kpfn));
+		return true;
+	}
+	return ksmpp_mapped_ksm_zero_page(vma, addr);
+}
+
 /*
- * Fault a private copy in for ksmpp's page mapped at @addr, if any: 0, or
- * -ENOMEM if it could not be copied.
+ * Fault a private copy in for ksmpp's page mapped at @addr, if any, or for
+ * a KSM zero page: 0, or -ENOMEM if it could not be copied.
  */
 static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr)
 {
-	struct ksmpp_node *node;
 	vm_fault_t ret;
 
-	while ((node = ksmpp_own_node(ksmpp_mapped_stable_node(vma, addr)))) {
-		trace_ksmpp_unmerge(vma->vm_mm, addr, READ_ONCE(node->stable.kpfn));
+	while (ksmpp_mapped_merged(vma, addr)) {
 		if (ksmpp_test_fault(KSMPP_TEST_FAULT_UNMERGE))
 			return -ENOMEM;
 		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE |
@@ -349,13 +359,15 @@ static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr)
  * @interruptible: give up (-EINTR) when a signal is pending
  *
  * As mm/ksm.c's break_ksm() of 6.12, on every kernel line: an unsharing
- * fault. 6.1's break_ksm() faults for write, which userfaultfd write
- * protection turns into SIGBUS (a page QEMU's background snapshot protects
- * could never be unmerged), but 6.1's do_wp_page() already unshares an
- * anonymous page it cannot reuse - a KSM page always - with a copy that
- * keeps the uffd-wp bit (the unsharing GUP pins of 5.19), and that is what
- * 6.2's break_ksm() switched to. A page under migration is waited for.
- * Pages merged by kernel KSM are left alone.
+ * fault, for ksmpp's KSM pages and (where the kernel marks them, 6.12 on)
+ * for zero pages that KSM or use_zero_pages put in place of empty pages.
+ * 6.1's break_ksm() faults for write, which userfaultfd write protection
+ * turns into SIGBUS (a page QEMU's background snapshot protects could
+ * never be unmerged), but 6.1's do_wp_page() already unshares an anonymous
+ * page it cannot reuse - a KSM page always - with a copy that keeps the
+ * uffd-wp bit (the unsharing GUP pins of 5.19), and that is what 6.2's
+ * break_ksm() switched to. A page under migration is waited for. Pages
+ * merged by kernel KSM are left alone (its zero pages are not told apart).
  * Returns 0, -EINTR, or -ENOMEM at the first page that could not be copied
  * (its memory cgroup is full: as KSM's unmerge_ksm_pages(), go no further).
  */

@@ -4,10 +4,11 @@
  *
  * The files keep KSM's names and meanings, so tools written for KSM
  * (ksmtuned-style scripts, exporters) work by changing the path. The knobs
- * are the module parameters: a write goes through the same validation (a
- * clear log line and -EINVAL for a bad value, the old value kept). KSM's
- * knobs that ksmpp has no use for read as KSM's defaults. ksmpp's own
- * figures (the hints) follow.
+ * are the module parameters: a write goes through the same validation, which
+ * takes the values KSM's file takes (a clear log line and -EINVAL for a bad
+ * value, the old value kept). KSM's figures of what ksmpp does not keep
+ * (chains of duplicate nodes) read as zero. ksmpp's own figures (the hints)
+ * follow.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -74,6 +75,9 @@ KSMPP_KNOB(run);
 KSMPP_KNOB(pages_to_scan);
 KSMPP_KNOB(sleep_millisecs);
 KSMPP_KNOB(max_page_sharing);
+KSMPP_KNOB(merge_across_nodes);
+KSMPP_KNOB(use_zero_pages);
+KSMPP_KNOB(stable_node_chains_prune_millisecs);
 KSMPP_KNOB(hint_buffer_size);
 KSMPP_KNOB(hint_scan_percent);
 
@@ -87,9 +91,7 @@ KSMPP_STAT(full_scans);
 KSMPP_FIGURE(general_profit, "%ld",
 	     (long)(READ_ONCE(ksmpp_stats.pages_sharing) * PAGE_SIZE) -
 	     (long)READ_ONCE(ksmpp_stats.metadata_bytes));
-/* KSM's, at the value that describes ksmpp. */
-KSMPP_FIGURE(merge_across_nodes, "%u", 1);
-KSMPP_FIGURE(use_zero_pages, "%u", 0);
+/* KSM's, at the value that describes ksmpp: it keeps no chains. */
 KSMPP_FIGURE(stable_node_chains, "%u", 0);
 KSMPP_FIGURE(stable_node_dups, "%u", 0);
 
@@ -107,6 +109,9 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_pages_to_scan.attr,
 	&ksmpp_attr_sleep_millisecs.attr,
 	&ksmpp_attr_max_page_sharing.attr,
+	&ksmpp_attr_merge_across_nodes.attr,
+	&ksmpp_attr_use_zero_pages.attr,
+	&ksmpp_attr_stable_node_chains_prune_millisecs.attr,
 	&ksmpp_attr_hint_buffer_size.attr,
 	&ksmpp_attr_hint_scan_percent.attr,
 	&ksmpp_attr_pages_shared.attr,
@@ -116,8 +121,6 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_pages_scanned.attr,
 	&ksmpp_attr_full_scans.attr,
 	&ksmpp_attr_general_profit.attr,
-	&ksmpp_attr_merge_across_nodes.attr,
-	&ksmpp_attr_use_zero_pages.attr,
 	&ksmpp_attr_stable_node_chains.attr,
 	&ksmpp_attr_stable_node_dups.attr,
 	&ksmpp_attr_hints_generated.attr,

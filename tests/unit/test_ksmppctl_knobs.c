@@ -22,15 +22,13 @@ static void knobs_parse_uint_as_kstrtouint(void **state)
 {
 	static const struct { const char *text; unsigned int value; } good[] = {
 		{ "0", 0 }, { "7", 7 }, { "100000", 100000 }, { "+5", 5 },
-		{ "0x10", 16 }, { "0X1f", 31 }, { "010", 8 }, { "00", 0 },
-		{ "4294967295", UINT_MAX }, { "0xffffffff", UINT_MAX },
+		{ "010", 10 }, { "00", 0 }, { "4294967295", UINT_MAX },
 	};
 	static const char * const bad[] = {
-		"", "+", "-1", "-0", "abc", "12x", " 1", "1 ", "0x",
+		"", "+", "-1", "-0", "abc", "12x", " 1", "1 ", "0x", "0x10", "0X1f",
 		/* The kernel takes one trailing newline (sysfs); argv has none. */
 		"1\n",
-		"08", "4294967296", "0x100000000", "99999999999999999999", "1.5",
-		"++1",
+		"4294967296", "99999999999999999999", "1.5", "++1",
 	};
 	unsigned int v;
 	size_t i;
@@ -48,6 +46,31 @@ static void knobs_parse_uint_as_kstrtouint(void **state)
 	}
 }
 
+static void knobs_parse_on_off_as_kstrtobool(void **state)
+{
+	static const struct { const char *text; unsigned int value; } good[] = {
+		{ "1", 1 }, { "y", 1 }, { "Y", 1 }, { "yes", 1 }, { "true", 1 },
+		{ "on", 1 }, { "ON", 1 }, { "enable", 1 }, { "1abc", 1 },
+		{ "0", 0 }, { "n", 0 }, { "no", 0 }, { "false", 0 }, { "off", 0 },
+		{ "Off", 0 }, { "disable", 0 },
+	};
+	static const char * const bad[] = { "", "2", "-1", "o", "ok", "x", " y", "maybe" };
+	unsigned int v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		v = 12345;
+		assert_int_equal(knob_parse_on_off(good[i].text, &v), 0);
+		assert_int_equal(v, good[i].value);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		v = 12345;
+		assert_int_equal(knob_parse_on_off(bad[i], &v), -1);
+		assert_int_equal(v, 12345);
+	}
+}
+
 static void knobs_find(void **state)
 {
 	(void)state;
@@ -56,7 +79,7 @@ static void knobs_find(void **state)
 	assert_null(knob_find("pages"));
 	assert_null(knob_find(""));
 	assert_null(knob_find("RUN"));
-	assert_int_equal(ksmpp_nknobs, 6);
+	assert_int_equal(ksmpp_nknobs, 9);
 }
 
 /* Check @text for knob @name: 0 and *@v, or -1 and the message in @err. */
@@ -73,21 +96,24 @@ static void knobs_ranges(void **state)
 {
 	static const struct { const char *name, *text; } good[] = {
 		{ "run", "0" }, { "run", "2" },
-		{ "pages_to_scan", "1" }, { "pages_to_scan", "100000" },
-		{ "sleep_millisecs", "0" }, { "sleep_millisecs", "60000" },
-		{ "max_page_sharing", "2" }, { "max_page_sharing", "32768" },
+		{ "pages_to_scan", "0" }, { "pages_to_scan", "4294967295" },
+		{ "sleep_millisecs", "0" }, { "sleep_millisecs", "4294967295" },
+		{ "max_page_sharing", "2" }, { "max_page_sharing", "2147483647" },
+		{ "merge_across_nodes", "0" }, { "merge_across_nodes", "1" },
+		{ "use_zero_pages", "on" }, { "use_zero_pages", "0" },
+		{ "stable_node_chains_prune_millisecs", "0" },
 		{ "hint_buffer_size", "16" }, { "hint_buffer_size", "1048576" },
-		{ "hint_buffer_size", "4096" }, { "hint_buffer_size", "0x400" },
+		{ "hint_buffer_size", "4096" },
 		{ "hint_scan_percent", "0" }, { "hint_scan_percent", "100" },
 	};
 	static const struct { const char *name, *text; } bad[] = {
 		{ "run", "3" }, { "run", "-1" },
-		{ "pages_to_scan", "0" }, { "pages_to_scan", "100001" },
-		{ "sleep_millisecs", "60001" },
-		{ "max_page_sharing", "1" }, { "max_page_sharing", "32769" },
+		{ "pages_to_scan", "4294967296" }, { "pages_to_scan", "0x10" },
+		{ "max_page_sharing", "1" }, { "max_page_sharing", "2147483648" },
+		{ "merge_across_nodes", "2" }, { "use_zero_pages", "2" },
 		{ "hint_buffer_size", "8" }, { "hint_buffer_size", "2097152" },
 		{ "hint_buffer_size", "1000" }, { "hint_buffer_size", "17" },
-		{ "hint_buffer_size", "1048575" },
+		{ "hint_buffer_size", "1048575" }, { "hint_buffer_size", "0x400" },
 		{ "hint_scan_percent", "101" }, { "hint_scan_percent", "" },
 	};
 	char err[256];
@@ -112,8 +138,10 @@ static void knobs_messages_match_kernel(void **state)
 	unsigned int v;
 
 	(void)state;
-	check("pages_to_scan", "0", &v, err);
-	assert_string_equal(err, "invalid pages_to_scan '0': allowed are 1 to 100000");
+	check("pages_to_scan", "0x10", &v, err);
+	assert_string_equal(err, "invalid pages_to_scan '0x10': allowed are 0 to 4294967295");
+	check("use_zero_pages", "maybe", &v, err);
+	assert_string_equal(err, "invalid use_zero_pages 'maybe': allowed are 0 or 1 (y/n, on/off)");
 	check("hint_buffer_size", "1000", &v, err);
 	assert_string_equal(err,
 		"invalid hint_buffer_size '1000': allowed are powers of two from 16 to 1048576");
@@ -131,13 +159,14 @@ static void knobs_assignments(void **state)
 	assert_int_equal(knob_check_assignment("pages_to_scan=500", &k, &v, err, sizeof(err)), 0);
 	assert_string_equal(k->name, "pages_to_scan");
 	assert_int_equal(v, 500);
-	assert_int_equal(knob_check_assignment("hint_buffer_size=0x800", &k, &v, err, sizeof(err)), 0);
-	assert_int_equal(v, 2048);
+	assert_int_equal(knob_check_assignment("use_zero_pages=y", &k, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 1);
 
 	assert_int_equal(knob_check_assignment("pages=5", &k, &v, err, sizeof(err)), -1);
 	assert_null(k);
 	assert_string_equal(err, "unknown parameter 'pages': known are run, pages_to_scan, "
-			    "sleep_millisecs, max_page_sharing, hint_buffer_size, hint_scan_percent");
+			    "sleep_millisecs, max_page_sharing, merge_across_nodes, use_zero_pages, "
+			    "stable_node_chains_prune_millisecs, hint_buffer_size, hint_scan_percent");
 	assert_int_equal(knob_check_assignment("run", &k, &v, err, sizeof(err)), -1);
 	assert_string_equal(err, "parameter run needs a value: run=VALUE");
 	assert_int_equal(knob_check_assignment("run=", &k, &v, err, sizeof(err)), -1);
@@ -186,25 +215,39 @@ static char *read_module_params(void)
 	return text;
 }
 
+/* A range bound as params.c writes it: a number, or a <limits.h> name. */
+static unsigned int bound(const char *text)
+{
+	if (!strcmp(text, "UINT_MAX"))
+		return UINT_MAX;
+	if (!strcmp(text, "INT_MAX"))
+		return INT_MAX;
+	return (unsigned int)strtoul(text, NULL, 10);
+}
+
 /* Every KSMPP_UINT_PARAM() of the module is in the table, alike, and back. */
 static void knobs_table_matches_module(void **state)
 {
-	char *text = read_module_params(), *p, *q, name[64], pow2[8];
-	unsigned int def, lo, hi, n = 0;
+	static const char * const kinds[] = {
+		[KNOB_NUMBER] = "NUMBER", [KNOB_POWER_OF_2] = "POWER_OF_2",
+		[KNOB_ON_OFF] = "ON_OFF",
+	};
+	char *text = read_module_params(), *p, *q, name[64], lo[16], hi[16], kind[16];
+	unsigned int def, n = 0;
 	const struct ksmpp_knob *k;
 
 	(void)state;
 	for (p = strstr(text, "\nKSMPP_UINT_PARAM("); p;
 	     p = strstr(p + 1, "\nKSMPP_UINT_PARAM(")) {
-		assert_int_equal(sscanf(p, " KSMPP_UINT_PARAM(%63[a-z_0-9], %u, %u, %u, %7[a-z],",
-					name, &def, &lo, &hi, pow2), 5);
+		assert_int_equal(sscanf(p, " KSMPP_UINT_PARAM(%63[a-z_0-9], %u, %15[A-Z_0-9], "
+					"%15[A-Z_0-9], %15[A-Z_0-9],", name, &def, lo, hi, kind), 5);
 		k = knob_find(name);
 		if (!k)
 			fail_msg("module parameter %s is not in ksmppctl's table", name);
 		assert_int_equal(k->def, def);
-		assert_int_equal(k->min, lo);
-		assert_int_equal(k->max, hi);
-		assert_int_equal(k->power_of_2, !strcmp(pow2, "true"));
+		assert_int_equal(k->min, bound(lo));
+		assert_int_equal(k->max, bound(hi));
+		assert_string_equal(kinds[k->kind], kind);
 		/* The description: the macro's first string. */
 		p = strchr(p, '"');
 		q = strchr(p + 1, '"');
@@ -222,6 +265,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(knobs_parse_uint_as_kstrtouint),
+		cmocka_unit_test(knobs_parse_on_off_as_kstrtobool),
 		cmocka_unit_test(knobs_find),
 		cmocka_unit_test(knobs_ranges),
 		cmocka_unit_test(knobs_messages_match_kernel),

@@ -81,12 +81,12 @@ check "load of a missing file: message" said "/nonexistent/ksmpp.ko"
 
 # Invalid parameters: refused before the kernel sees them.
 dmesg -c >/dev/null
-ctl load --module $KSMPP_KO pages_to_scan=0
-check "load pages_to_scan=0: exit 1" exits 1
-check "load pages_to_scan=0: message with the range" \
-	said "invalid pages_to_scan '0': allowed are 1 to 100000"
-check "load pages_to_scan=0: not loaded" not loaded
-check "load pages_to_scan=0: the kernel never saw it" not kernel_saw "invalid"
+ctl load --module $KSMPP_KO pages_to_scan=0x10
+check "load pages_to_scan=0x10: exit 1" exits 1
+check "load pages_to_scan=0x10: message with the range" \
+	said "invalid pages_to_scan '0x10': allowed are 0 to 4294967295"
+check "load pages_to_scan=0x10: not loaded" not loaded
+check "load pages_to_scan=0x10: the kernel never saw it" not kernel_saw "invalid"
 ctl load --module $KSMPP_KO hint_buffer_size=1000
 check "load hint_buffer_size=1000: exit 1" exits 1
 check "load hint_buffer_size=1000: message" \
@@ -108,10 +108,10 @@ check "nothing loaded by the refusals" not loaded
 
 # The kernel refuses: its reason is shown.
 dmesg -c >/dev/null
-ctl load --force --module $KSMPP_KO pages_to_scan=0
-check "load --force pages_to_scan=0: kernel refuses, exit 3" exits 3
+ctl load --force --module $KSMPP_KO pages_to_scan=0x10
+check "load --force pages_to_scan=0x10: kernel refuses, exit 3" exits 3
 check "... the kernel's message shown" \
-	said "kernel: ksmpp: invalid pages_to_scan '0': allowed are 1 to 100000"
+	said "kernel: ksmpp: invalid pages_to_scan '0x10': allowed are 0 to 4294967295"
 check "... not loaded" not loaded
 if [ -f /modules/ksmpp-test.ko ]; then
 	ctl load --force --module /modules/ksmpp-test.ko test_fault=4
@@ -187,14 +187,14 @@ check "set pages_to_scan 777: message" said_line "pages_to_scan = 777"
 check "set pages_to_scan 777: in /proc/ksmpp" [ "$(proc_field pages_to_scan)" = 777 ]
 check "set pages_to_scan 777: as the parameter" \
 	[ "$(cat /sys/module/ksmpp/parameters/pages_to_scan)" = 777 ]
-ctl set hint_buffer_size 0x1000
-check "set hint_buffer_size 0x1000: exit 0" exits 0
-check "set hint_buffer_size 0x1000: applied" [ "$(proc_field hint_buffer_size)" = 4096 ]
-ctl set pages_to_scan 0
-check "set pages_to_scan 0: exit 1" exits 1
-check "set pages_to_scan 0: message" said "invalid pages_to_scan '0': allowed are 1 to 100000"
-check "set pages_to_scan 0: old value kept" [ "$(proc_field pages_to_scan)" = 777 ]
-check "set pages_to_scan 0: the kernel never saw it" not kernel_saw "invalid"
+ctl set use_zero_pages on
+check "set use_zero_pages on: exit 0" exits 0
+check "set use_zero_pages on: applied, shown as 1" [ "$(proc_field use_zero_pages)" = 1 ]
+ctl set pages_to_scan 0x10
+check "set pages_to_scan 0x10: exit 1" exits 1
+check "set pages_to_scan 0x10: message" said "invalid pages_to_scan '0x10': allowed are 0 to 4294967295"
+check "set pages_to_scan 0x10: old value kept" [ "$(proc_field pages_to_scan)" = 777 ]
+check "set pages_to_scan 0x10: the kernel never saw it" not kernel_saw "invalid"
 ctl set hint_buffer_size 1000
 check "set hint_buffer_size 1000: exit 1" exits 1
 ctl set pages_shared 1
@@ -202,10 +202,10 @@ check "set of a figure, not a knob: exit 1" exits 1
 check "set of a figure: message" said "unknown knob 'pages_shared'"
 ctl set pages_to_scan
 check "set without a value: exit 1" exits 1
-ctl set --force pages_to_scan 0
-check "set --force pages_to_scan 0: kernel refuses, exit 3" exits 3
+ctl set --force pages_to_scan 0x10
+check "set --force pages_to_scan 0x10: kernel refuses, exit 3" exits 3
 check "... the kernel's message shown" \
-	said "kernel: ksmpp: invalid pages_to_scan '0': allowed are 1 to 100000"
+	said "kernel: ksmpp: invalid pages_to_scan '0x10': allowed are 0 to 4294967295"
 check "... old value kept" [ "$(proc_field pages_to_scan)" = 777 ]
 ctl set --force no_such_knob 1
 check "set --force of no knob: exit 1" exits 1
@@ -255,10 +255,10 @@ check "unload: /proc/ksmpp gone" [ ! -e /proc/ksmpp ]
 
 # --- Loaded with parameters (from $KSMPP_MODULE), merging ---------------------
 export KSMPP_MODULE=$KSMPP_KO
-ctl load pages_to_scan=1000 sleep_millisecs=0xa run=1 hint_buffer_size=2048
+ctl load pages_to_scan=1000 sleep_millisecs=10 run=1 hint_buffer_size=2048
 check "load with parameters: exit 0" exits 0
 check "load with parameters: message" \
-	said_line "ksmpp $version loaded with pages_to_scan=1000 sleep_millisecs=0xa run=1 hint_buffer_size=2048"
+	said_line "ksmpp $version loaded with pages_to_scan=1000 sleep_millisecs=10 run=1 hint_buffer_size=2048"
 check "load with parameters: applied" \
 	[ "$(proc_field pages_to_scan)/$(proc_field sleep_millisecs)/$(proc_field run)/$(proc_field hint_buffer_size)" = 1000/10/1/2048 ]
 unset KSMPP_MODULE

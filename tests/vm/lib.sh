@@ -73,6 +73,18 @@ engine_start() {
 	fi
 }
 
+# engine_knob NAME VALUE: set the engine's knob NAME; ksmpp, if not loaded,
+# is loaded with NAME=VALUE.
+engine_knob() {
+	if [ "$KSMPP_ENGINE" = ksm ]; then
+		echo "$2" > $KSM_SYSFS/"$1"
+	elif loaded; then
+		echo "$2" > /sys/kernel/mm/ksmpp/"$1"
+	else
+		insmod $KSMPP_KO "$1=$2"
+	fi
+}
+
 # engine_unmerge: unmerge everything and stop (run=2); returns once done.
 engine_unmerge() {
 	if [ "$KSMPP_ENGINE" = ksm ]; then

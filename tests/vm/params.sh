@@ -9,11 +9,14 @@
 # hooks groups, and their parsing does not depend on the kernel.
 . /tests/lib.sh
 
-# name min max power-of-two default
+# name min max power-of-two default (the numbers; the on/off knob,
+# use_zero_pages, is checked against KSM's own file in parity.sh)
 PARAMS="run 0 2 0 0
-pages_to_scan 1 100000 0 100
-sleep_millisecs 0 60000 0 20
-max_page_sharing 2 32768 0 256
+pages_to_scan 0 4294967295 0 100
+sleep_millisecs 0 4294967295 0 20
+max_page_sharing 2 2147483647 0 256
+merge_across_nodes 0 1 0 1
+stable_node_chains_prune_millisecs 0 4294967295 0 2000
 hint_buffer_size 16 1048576 1 1024
 hint_scan_percent 0 100 0 75"
 

@@ -11,17 +11,23 @@
 #include "knobs.h"
 
 const struct ksmpp_knob ksmpp_knobs[] = {
-	{ "run", 0, 0, 2, false,
+	{ "run", 0, 0, 2, KNOB_NUMBER,
 	  "0 stop, 1 merge, 2 unmerge everything and stop" },
-	{ "pages_to_scan", 100, 1, 100000, false,
+	{ "pages_to_scan", 100, 0, UINT_MAX, KNOB_NUMBER,
 	  "pages the scanner visits per wake-up" },
-	{ "sleep_millisecs", 20, 0, 60000, false,
+	{ "sleep_millisecs", 20, 0, UINT_MAX, KNOB_NUMBER,
 	  "milliseconds the scanner sleeps between batches" },
-	{ "max_page_sharing", 256, 2, 32768, false,
+	{ "max_page_sharing", 256, 2, INT_MAX, KNOB_NUMBER,
 	  "most mappings of one merged page" },
-	{ "hint_buffer_size", 1024, 16, 1048576, true,
+	{ "merge_across_nodes", 1, 0, 1, KNOB_NUMBER,
+	  "1 merge pages of all NUMA nodes, 0 only pages of one node" },
+	{ "use_zero_pages", 0, 0, 1, KNOB_ON_OFF,
+	  "merge empty pages with the kernel's zero page" },
+	{ "stable_node_chains_prune_millisecs", 2000, 0, UINT_MAX, KNOB_NUMBER,
+	  "KSM's, kept for tools: ksmpp keeps no chains to prune" },
+	{ "hint_buffer_size", 1024, 16, 1048576, KNOB_POWER_OF_2,
 	  "entries of the I/O hint ring, a power of two" },
-	{ "hint_scan_percent", 75, 0, 100, false,
+	{ "hint_scan_percent", 75, 0, 100, KNOB_NUMBER,
 	  "most of each batch that hinted pages may take (0: no hints)" },
 };
 
@@ -37,36 +43,15 @@ const struct ksmpp_knob *knob_find(const char *name)
 	return NULL;
 }
 
-static int digit_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return 99;
-}
-
 int knob_parse_uint(const char *s, unsigned int *value)
 {
 	unsigned long long v = 0;
-	unsigned int base = 10;
 	const char *start;
 
 	if (*s == '+')
 		s++;
-	/* The kernel's _parse_integer_fixup_radix(). */
-	if (s[0] == '0') {
-		if (tolower((unsigned char)s[1]) == 'x' &&
-		    isxdigit((unsigned char)s[2])) {
-			base = 16;
-			s += 2;
-		} else {
-			base = 8;
-		}
-	}
-	for (start = s; digit_value(*s) < (int)base; s++) {
-		v = v * base + (unsigned int)digit_value(*s);
+	for (start = s; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (unsigned int)(*s - '0');
 		if (v > UINT_MAX)
 			return -1;
 	}
@@ -74,6 +59,25 @@ int knob_parse_uint(const char *s, unsigned int *value)
 		return -1;
 	*value = (unsigned int)v;
 	return 0;
+}
+
+int knob_parse_on_off(const char *s, unsigned int *value)
+{
+	switch (tolower((unsigned char)s[0])) {
+	case '1': case 'y': case 't': case 'e':
+		*value = 1;
+		return 0;
+	case '0': case 'n': case 'f': case 'd':
+		*value = 0;
+		return 0;
+	case 'o':
+		if (tolower((unsigned char)s[1]) == 'n' || tolower((unsigned char)s[1]) == 'f') {
+			*value = tolower((unsigned char)s[1]) == 'n';
+			return 0;
+		}
+		break;
+	}
+	return -1;
 }
 
 static bool is_power_of_2(unsigned int v)
@@ -86,11 +90,18 @@ int knob_check(const struct ksmpp_knob *knob, const char *text,
 {
 	unsigned int v;
 
+	if (knob->kind == KNOB_ON_OFF) {
+		if (!knob_parse_on_off(text, value))
+			return 0;
+		snprintf(err, errlen, "invalid %s '%s': allowed are 0 or 1 (y/n, on/off)",
+			 knob->name, text);
+		return -1;
+	}
 	if (knob_parse_uint(text, &v) || v < knob->min || v > knob->max ||
-	    (knob->power_of_2 && !is_power_of_2(v))) {
+	    (knob->kind == KNOB_POWER_OF_2 && !is_power_of_2(v))) {
 		snprintf(err, errlen, "invalid %s '%s': allowed are %s%u to %u",
 			 knob->name, text,
-			 knob->power_of_2 ? "powers of two from " : "",
+			 knob->kind == KNOB_POWER_OF_2 ? "powers of two from " : "",
 			 knob->min, knob->max);
 		return -1;
 	}

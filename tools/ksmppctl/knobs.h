@@ -3,7 +3,7 @@
  * ksmppctl: the module's tunables and their allowed values.
  *
  * The table mirrors module/params.c (KSMPP_UINT_PARAM): the same names,
- * defaults, ranges and power-of-two rule, so that a bad value is refused
+ * defaults, ranges and kinds, so that a bad value is refused
  * before anything reaches the kernel, with the kernel's own wording. A unit
  * test (tests/unit/test_ksmppctl_knobs.c) compares the two.
  */
@@ -13,12 +13,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How a knob's value is written (module/params.c's enum ksmpp_param_kind). */
+enum knob_kind {
+	KNOB_NUMBER,		/* decimal, min to max */
+	KNOB_POWER_OF_2,	/* decimal, min to max, a power of two */
+	KNOB_ON_OFF,		/* 1/0, y/n, on/off...: kstrtobool's words */
+};
+
 struct ksmpp_knob {
 	const char *name;	/* parameter and /sys/kernel/mm/ksmpp file */
 	unsigned int def;	/* the module's default */
 	unsigned int min;	/* smallest allowed value */
 	unsigned int max;	/* largest allowed value */
-	bool power_of_2;	/* value must also be a power of two */
+	enum knob_kind kind;
 	const char *desc;	/* one line, for --help and the man page */
 };
 
@@ -29,11 +36,17 @@ extern const size_t ksmpp_nknobs;
 const struct ksmpp_knob *knob_find(const char *name);
 
 /*
- * Parse @text as the kernel's kstrtouint(text, 0) does: decimal, 0x hex or
- * 0 octal, an optional leading '+', nothing else. 0 on success, -1 if @text
- * is no number that fits an unsigned int.
+ * Parse @text as the kernel's kstrtouint(text, 10) does (as KSM's files
+ * do): decimal digits with an optional leading '+', nothing else. 0 on
+ * success, -1 if @text is no number that fits an unsigned int.
  */
 int knob_parse_uint(const char *text, unsigned int *value);
+
+/*
+ * Parse @text as the kernel's kstrtobool() does (7.x's words): 1/y/t/e/on
+ * for 1, 0/n/f/d/off for 0, by the first letters only. 0 or -1.
+ */
+int knob_parse_on_off(const char *text, unsigned int *value);
 
 /*
  * Check @text as a value of @knob. On success, 0 and *@value; else -1 and

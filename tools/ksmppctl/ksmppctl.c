@@ -104,7 +104,8 @@ static void usage(FILE *out)
 		const struct ksmpp_knob *k = &ksmpp_knobs[i];
 		int n = snprintf(knobs + used, sizeof(knobs) - used,
 				 "  %-18s %s%u..%u, default %u: %s\n", k->name,
-				 k->power_of_2 ? "powers of two " : "",
+				 k->kind == KNOB_POWER_OF_2 ? "powers of two " :
+				 k->kind == KNOB_ON_OFF ? "on/off, " : "",
 				 k->min, k->max, k->def, k->desc);
 
 		if (n < 0)

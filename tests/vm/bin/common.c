@@ -232,6 +232,14 @@ void stop_engine_at_exit(void)
 	atexit(stop_engine);
 }
 
+int engine_write(const char *name, const char *value)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/%s/%s", engine_name(), name);
+	return write_file(path, value);
+}
+
 bool engine_text(const char *name, char *out, size_t size)
 {
 	char buf[4096], path[128], *line, *end;

@@ -96,6 +96,11 @@ void stop_engine_at_exit(void);
  */
 bool engine_text(const char *name, char *out, size_t size);
 /*
+ * Write VALUE to the engine's knob NAME (/sys/kernel/mm/ksm or
+ * /sys/kernel/mm/ksmpp): 0 or -errno.
+ */
+int engine_write(const char *name, const char *value);
+/*
  * A counter of the engine under test: a /proc/ksmpp field or the file of
  * that name in /sys/kernel/mm/ksm. -1 if it cannot be read.
  */

@@ -266,11 +266,7 @@ static void scenario_thp(struct pool *pool)
 	expect_engine_counters((long)pages, (long)pages, COUNTER_TIMEOUT);
 }
 
-static const struct {
-	const char *name;
-	void (*run)(struct pool *pool);
-	const char *what;
-} scenarios[] = {
+static const struct pool_scenario scenarios[] = {
 	{ "two", scenario_two, "two processes merge" },
 	{ "four", scenario_four, "four processes merge" },
 	{ "cow", scenario_cow, "copy-on-write isolates the writer" },
@@ -285,24 +281,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	size_t i;
-
 	prog = "ksm-merge";
-	stop_engine_at_exit();
-	for (i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		struct pool *pool;
-
-		if (strcmp(argv[1], scenarios[i].name))
-			continue;
-		say("%s (engine %s)", scenarios[i].what, engine_name());
-		pool = pool_create();
-		scenarios[i].run(pool);
-		pool_destroy(pool);
-		finish(scenarios[i].what);
-	}
-	fprintf(stderr, "usage: %s SCENARIO; scenarios:", prog);
-	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		fprintf(stderr, " %s", scenarios[i].name);
-	fprintf(stderr, "\n");
-	return 2;
+	return pool_run_scenario(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), argc, argv);
 }

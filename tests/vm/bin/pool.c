@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -71,6 +72,13 @@ static long do_map(size_t pages, long flags)
 
 	if (p == MAP_FAILED)
 		return -errno;
+	if (flags & (POOL_NODE(0) | POOL_NODE(1))) {
+		unsigned long nodes = (flags & POOL_NODE(1)) ? 2 : 1;
+
+		if (syscall(SYS_mbind, p, pages * PAGE_SIZE, MPOL_BIND, &nodes,
+			    sizeof(nodes) * 8, 0))
+			return -errno;
+	}
 	free(self.keys);
 	self.keys = malloc(pages * sizeof(*self.keys));
 	if (!self.keys)
@@ -94,6 +102,11 @@ static long do_fill(long first, long count, long set)
 	if (!in_region(first, count))
 		return -EINVAL;
 	for (i = first; i < first + count; i++) {
+		if (set == ZERO_SET) {
+			memset(self.base + i * PAGE_SIZE, 0, PAGE_SIZE);
+			self.keys[i] = KEY_ZERO;
+			continue;
+		}
 		fill_page(self.base + i * PAGE_SIZE, (uint32_t)set, (uint32_t)i);
 		self.keys[i] = KEY(set, i);
 	}
@@ -477,6 +490,26 @@ uint64_t *pool_frames(const struct pool *pool, unsigned int w, size_t first, siz
 	return pfns;
 }
 
+uint64_t zero_pfn(void)
+{
+	static uint64_t pfn;
+	volatile char *page;
+	uint64_t entry;
+
+	if (pfn)
+		return pfn;
+	page = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	(void)page[0];		/* a read fault maps the zero page */
+	pagemap_read(getpid(), (uintptr_t)page, 1, &entry);
+	munmap((void *)page, PAGE_SIZE);
+	pfn = pm_pfn(entry);
+	if (!pfn)
+		die("no frame for the zero page in pagemap");
+	return pfn;
+}
+
 size_t count_equal(const uint64_t *a, const uint64_t *b, size_t count)
 {
 	size_t i, same = 0;
@@ -629,4 +662,28 @@ bool pool_expect_merging_pages(const struct pool *pool, unsigned int workers, lo
 			     pages);
 	}
 	return ok;
+}
+
+int pool_run_scenario(const struct pool_scenario *scenarios, size_t count, int argc,
+		      char **argv)
+{
+	size_t i;
+
+	stop_engine_at_exit();
+	for (i = 0; argc == 2 && i < count; i++) {
+		struct pool *pool;
+
+		if (strcmp(argv[1], scenarios[i].name))
+			continue;
+		say("%s (engine %s)", scenarios[i].what, engine_name());
+		pool = pool_create();
+		scenarios[i].run(pool);
+		pool_destroy(pool);
+		finish(scenarios[i].what);
+	}
+	fprintf(stderr, "usage: %s SCENARIO; scenarios:", prog);
+	for (i = 0; i < count; i++)
+		fprintf(stderr, " %s", scenarios[i].name);
+	fprintf(stderr, "\n");
+	return 2;
 }

@@ -40,7 +40,10 @@ enum worker_op {
 
 /* OP_MAP flags. */
 #define POOL_HUGE_ALIGNED	1	/* region starts on a 2 MiB boundary */
+#define POOL_NODE(n)		(2 << (n))	/* memory on NUMA node n (0 or 1) only */
 
+/* OP_FILL's set for pages written with zeros (present, not the zero page). */
+#define ZERO_SET	0
 /* The set every worker fills its shared pages with, and unique sets. */
 #define SHARED_SET	1
 #define UNIQUE_SET(w)	(100 + (w))
@@ -90,6 +93,8 @@ void pool_pfns(const struct pool *pool, unsigned int w, size_t first, size_t cou
 	       uint64_t *pfns);
 /* The same, in a new malloc'ed array. */
 uint64_t *pool_frames(const struct pool *pool, unsigned int w, size_t first, size_t count);
+/* The zero page's frame, as pagemap shows it. */
+uint64_t zero_pfn(void);
 /* How many of the COUNT numbers in A and B are equal. */
 size_t count_equal(const uint64_t *a, const uint64_t *b, size_t count);
 /* How many pages i in [FIRST, FIRST + COUNT) all WORKERS map at one frame. */
@@ -118,5 +123,20 @@ bool pool_expect_merged(const struct pool *pool, unsigned int workers, size_t fi
  */
 bool pool_expect_merging_pages(const struct pool *pool, unsigned int workers, long pages,
 			       unsigned int timeout_s);
+
+/* A scenario of a test program, run by name. */
+struct pool_scenario {
+	const char *name;
+	void (*run)(struct pool *pool);
+	const char *what;	/* for the "ok" or "FAIL" line */
+};
+
+/*
+ * The main() of a program of scenarios: runs the one argv[1] names, with
+ * a pool of its own, then prints one "ok" or "FAIL" line, stops the engine
+ * and exits 0 or 1; or prints the usage and returns 2.
+ */
+int pool_run_scenario(const struct pool_scenario *scenarios, size_t count, int argc,
+		      char **argv);
 
 #endif
