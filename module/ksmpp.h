@@ -22,6 +22,7 @@ extern unsigned int ksmpp_sleep_millisecs;
 extern unsigned int ksmpp_max_page_sharing;
 extern unsigned int ksmpp_merge_across_nodes;
 extern unsigned int ksmpp_use_zero_pages;
+extern unsigned int ksmpp_smart_scan;
 extern unsigned int ksmpp_hint_buffer_size;
 extern unsigned int ksmpp_hint_scan_percent;
 void ksmpp_params_for_each(void (*show)(void *arg, const char *name, const char *value),
@@ -130,6 +131,7 @@ struct ksmpp_stats {
 	unsigned long pages_volatile;	/* pages that changed, in the last pass */
 	unsigned long full_scans;	/* completed passes over all memory */
 	unsigned long pages_scanned;	/* pages visited */
+	unsigned long pages_skipped;	/* pages smart_scan passed over */
 	unsigned long merges;		/* mappings merged */
 	unsigned long zero_merges;	/* empty pages replaced by the zero page */
 	unsigned long cow_breaks;	/* merged mappings found replaced */
@@ -175,6 +177,7 @@ struct vm_area_struct *ksmpp_mergeable_vma(struct mm_struct *mm,
 					   unsigned long addr);
 void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 			      struct page *page, bool hinted);
+bool ksmpp_smart_skip(struct ksmpp_mm *slot, unsigned long addr, struct page *page);
 void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);

@@ -20,7 +20,8 @@
  * unstable index, where it is either merged with an identical page or added.
  * With use_zero_pages, an empty page is instead replaced by the kernel's
  * zero page, as KSM does. With merge_across_nodes=0, only pages of one NUMA
- * node are merged together.
+ * node are merged together. With smart_scan, the linear scan passes over a
+ * page that keeps failing to merge more and more often (ksmpp_smart_skip()).
  *
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
  * protects the page, checks that nothing else (GUP, O_DIRECT) holds it, and
@@ -94,10 +95,75 @@ static bool ksmpp_numa_allows(struct page *a, struct page *b)
 	return READ_ONCE(ksmpp_merge_across_nodes) || page_to_nid(a) == page_to_nid(b);
 }
 
-/* What the xarray remembers of a page that is not merged: its hash. */
-static void *ksmpp_hash_entry(u64 hash)
+/*
+ * What the xarray remembers of a page that is not merged: its content's
+ * hash (the top 55 bits) and, for smart_scan, the page's age (visits while
+ * unmerged, up to KSMPP_AGE_MAX) and the visits it has left to skip.
+ */
+#define KSMPP_AGE_MAX		15
+#define KSMPP_ENTRY_HASH(v)	((v) >> 8)
+#define KSMPP_ENTRY_AGE(v)	(((v) >> 4) & KSMPP_AGE_MAX)
+#define KSMPP_ENTRY_SKIPS(v)	((v) & 15)
+
+static void *ksmpp_hash_entry(unsigned long hash55, unsigned int age,
+			      unsigned int skips)
 {
-	return xa_mk_value(hash >> 1);
+	return xa_mk_value(hash55 << 8 | age << 4 | skips);
+}
+
+/* Whether @entry (a value entry, or NULL) remembers content @hash. */
+static bool ksmpp_entry_has_hash(void *entry, u64 hash)
+{
+	return entry && KSMPP_ENTRY_HASH(xa_to_value(entry)) == hash >> 9;
+}
+
+/* KSM's back-off: how many visits to skip next, by age. */
+static unsigned int ksmpp_skip_age(unsigned int age)
+{
+	if (age <= 3)
+		return 1;
+	if (age <= 5)
+		return 2;
+	if (age <= 8)
+		return 4;
+	return 8;
+}
+
+/**
+ * ksmpp_smart_skip - whether the linear scan passes over a page (smart_scan)
+ * @slot: the process mapping it
+ * @addr: where
+ * @page: the page mapped there
+ *
+ * As KSM's should_skip_rmap_item() (6.7 on): a page that stayed unmerged
+ * over three visits is then visited only every 2nd, then 3rd, 5th and at
+ * last 9th time the scan comes by, until it merges. KSM pages are never
+ * skipped. Counts pages_skipped.
+ */
+bool ksmpp_smart_skip(struct ksmpp_mm *slot, unsigned long addr, struct page *page)
+{
+	unsigned long index = addr >> PAGE_SHIFT, v;
+	unsigned int age, skips;
+	void *entry;
+	bool skip;
+
+	if (!READ_ONCE(ksmpp_smart_scan))
+		return false;
+	entry = xa_load(&slot->pages, index);
+	if (!entry || !xa_is_value(entry) || folio_test_ksm(page_folio(page)))
+		return false;
+	v = xa_to_value(entry);
+	age = KSMPP_ENTRY_AGE(v);
+	skips = KSMPP_ENTRY_SKIPS(v);
+	skip = age >= 3 && skips;
+	if (skip)
+		skips--;
+	else if (age >= 3)
+		skips = ksmpp_skip_age(age);	/* after this visit */
+	xa_store(&slot->pages, index, ksmpp_hash_entry(KSMPP_ENTRY_HASH(v),
+		 min(age + 1, KSMPP_AGE_MAX), skips), GFP_KERNEL);
+	ksmpp_stats.pages_skipped += skip;
+	return skip;
 }
 
 /* The VMA at @addr if ksmpp may merge there; mmap lock held. */
@@ -527,13 +593,17 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 	 * page, before any stable page, as KSM of 6.12 on.
 	 */
 	if (READ_ONCE(ksmpp_use_zero_pages) && hash == ksmpp_zero_hash &&
-	    (hinted || entry == ksmpp_hash_entry(hash)) &&
+	    (hinted || ksmpp_entry_has_hash(entry, hash)) &&
 	    ksmpp_merge_with_zero(slot, addr, page))
 		return;
 	if (ksmpp_merge_with_stable(slot, addr, page, hash))
 		return;
-	if (entry != ksmpp_hash_entry(hash)) {
-		xa_store(&slot->pages, addr >> PAGE_SHIFT, ksmpp_hash_entry(hash),
+	if (!ksmpp_entry_has_hash(entry, hash)) {
+		/* The page keeps its age, as KSM's rmap item keeps it. */
+		unsigned long v = entry ? xa_to_value(entry) : 0;
+
+		xa_store(&slot->pages, addr >> PAGE_SHIFT,
+			 ksmpp_hash_entry(hash >> 9, KSMPP_ENTRY_AGE(v), KSMPP_ENTRY_SKIPS(v)),
 			 GFP_KERNEL);
 		/* New or changed since the last visit: volatile for now. */
 		if (!hinted) {

@@ -127,6 +127,8 @@ KSMPP_UINT_PARAM(merge_across_nodes, 1, 0, 1, NUMBER, ksmpp_set_merge_across_nod
 		 "1 merge pages of all NUMA nodes, 0 only pages of one node");
 KSMPP_UINT_PARAM(use_zero_pages, 0, 0, 1, ON_OFF, NULL,
 		 "merge empty pages with the kernel's zero page");
+KSMPP_UINT_PARAM(smart_scan, 1, 0, 1, ON_OFF, NULL,
+		 "visit pages that keep failing to merge less often");
 KSMPP_UINT_PARAM(stable_node_chains_prune_millisecs, 2000, 0, UINT_MAX, NUMBER, NULL,
 		 "KSM's, kept for tools: ksmpp keeps no chains to prune");
 /* ksmpp's own. */

@@ -41,6 +41,7 @@ static const struct {
 	KSMPP_STAT("pages_volatile", pages_volatile),
 	KSMPP_STAT("full_scans", full_scans),
 	KSMPP_STAT("pages_scanned", pages_scanned),
+	KSMPP_STAT("pages_skipped", pages_skipped),
 	KSMPP_STAT("pages_scanned_hint", hint_pages_scanned),
 	KSMPP_STAT("merges", merges),
 	KSMPP_STAT("merges_hint", hint_merges),

@@ -423,6 +423,13 @@ static unsigned int ksmpp_scan_linear(unsigned int budget)
 			ksmpp_pass_end();
 			break;
 		}
+		/* Passed over, a page costs no more than an empty address. */
+		if (ksmpp_smart_skip(slot, addr, page)) {
+			put_page(page);
+			if (!--holes)
+				break;
+			continue;
+		}
 		ksmpp_cmp_and_merge_page(slot, addr, page, false);
 		put_page(page);
 		visited++;

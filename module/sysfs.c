@@ -77,6 +77,7 @@ KSMPP_KNOB(sleep_millisecs);
 KSMPP_KNOB(max_page_sharing);
 KSMPP_KNOB(merge_across_nodes);
 KSMPP_KNOB(use_zero_pages);
+KSMPP_KNOB(smart_scan);
 KSMPP_KNOB(stable_node_chains_prune_millisecs);
 KSMPP_KNOB(hint_buffer_size);
 KSMPP_KNOB(hint_scan_percent);
@@ -86,6 +87,7 @@ KSMPP_STAT(pages_sharing);
 KSMPP_STAT(pages_unshared);
 KSMPP_STAT(pages_volatile);
 KSMPP_STAT(pages_scanned);
+KSMPP_STAT(pages_skipped);
 KSMPP_STAT(full_scans);
 /* Saved memory less what ksmpp spends on it, as KSM's general_profit. */
 KSMPP_FIGURE(general_profit, "%ld",
@@ -111,6 +113,7 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_max_page_sharing.attr,
 	&ksmpp_attr_merge_across_nodes.attr,
 	&ksmpp_attr_use_zero_pages.attr,
+	&ksmpp_attr_smart_scan.attr,
 	&ksmpp_attr_stable_node_chains_prune_millisecs.attr,
 	&ksmpp_attr_hint_buffer_size.attr,
 	&ksmpp_attr_hint_scan_percent.attr,
@@ -119,6 +122,7 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_pages_unshared.attr,
 	&ksmpp_attr_pages_volatile.attr,
 	&ksmpp_attr_pages_scanned.attr,
+	&ksmpp_attr_pages_skipped.attr,
 	&ksmpp_attr_full_scans.attr,
 	&ksmpp_attr_general_profit.attr,
 	&ksmpp_attr_stable_node_chains.attr,

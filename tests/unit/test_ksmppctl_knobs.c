@@ -79,7 +79,7 @@ static void knobs_find(void **state)
 	assert_null(knob_find("pages"));
 	assert_null(knob_find(""));
 	assert_null(knob_find("RUN"));
-	assert_int_equal(ksmpp_nknobs, 9);
+	assert_int_equal(ksmpp_nknobs, 10);
 }
 
 /* Check @text for knob @name: 0 and *@v, or -1 and the message in @err. */
@@ -166,7 +166,7 @@ static void knobs_assignments(void **state)
 	assert_null(k);
 	assert_string_equal(err, "unknown parameter 'pages': known are run, pages_to_scan, "
 			    "sleep_millisecs, max_page_sharing, merge_across_nodes, use_zero_pages, "
-			    "stable_node_chains_prune_millisecs, hint_buffer_size, hint_scan_percent");
+			    "smart_scan, stable_node_chains_prune_millisecs, hint_buffer_size, hint_scan_percent");
 	assert_int_equal(knob_check_assignment("run", &k, &v, err, sizeof(err)), -1);
 	assert_string_equal(err, "parameter run needs a value: run=VALUE");
 	assert_int_equal(knob_check_assignment("run=", &k, &v, err, sizeof(err)), -1);

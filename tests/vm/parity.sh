@@ -8,8 +8,8 @@
 
 dir=/sys/kernel/mm/ksmpp
 # KSM's newer files that ksmpp does not have yet (issue #14).
-not_yet="smart_scan advisor_mode advisor_max_cpu advisor_min_pages_to_scan \
-advisor_max_pages_to_scan advisor_target_scan_time pages_skipped ksm_zero_pages"
+not_yet="advisor_mode advisor_max_cpu advisor_min_pages_to_scan \
+advisor_max_pages_to_scan advisor_target_scan_time ksm_zero_pages"
 
 # writable FILE: the owner may write FILE (its mode, as root ignores it).
 writable() { [ -n "$(find "$1" -perm -200)" ]; }
@@ -60,8 +60,12 @@ for f in pages_to_scan sleep_millisecs max_page_sharing merge_across_nodes \
 	# shellcheck disable=SC2086
 	check "$f takes the values KSM's takes" same_outcomes $f $numbers "4 5" " 5" "5 "
 done
-# shellcheck disable=SC2086
-check "use_zero_pages takes the values KSM's takes" same_outcomes use_zero_pages $flags
+for f in use_zero_pages smart_scan; do
+	# KSM's smart_scan came in 6.7.
+	[ -e $KSM_SYSFS/$f ] || continue
+	# shellcheck disable=SC2086
+	check "$f takes the values KSM's takes" same_outcomes $f $flags
+done
 # run: the values KSM's refuses (a write of 1 to KSM's would start ksmd).
 check "run refuses what KSM's refuses" same_outcomes run 3 -1 0x1 abc 4294967296 1.0 ""
 check "run=0 taken by both" same_outcomes run 0
@@ -85,4 +89,11 @@ engine_knob merge_across_nodes 0
 check_merging "merge_across_nodes=0: pages of two nodes never share" ksm-parity nodes-apart
 engine_knob merge_across_nodes 1
 check_merging "merge_across_nodes=1: pages of two nodes share" ksm-parity nodes-across
+if [ "$KSMPP_ENGINE" = ksmpp ] || [ -e $KSM_SYSFS/smart_scan ]; then
+	engine_knob smart_scan 1
+	check_merging "smart_scan=1: pages that never merge are passed over" ksm-parity smart
+	engine_knob smart_scan 0
+	check_merging "smart_scan=0: every page is visited" ksm-parity smart-off
+	[ "$KSMPP_ENGINE" = ksm ] && engine_knob smart_scan 1
+fi
 unload

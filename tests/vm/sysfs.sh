@@ -13,7 +13,7 @@ check "$dir exists" [ -d $dir ]
 for f in run pages_to_scan sleep_millisecs max_page_sharing pages_shared \
 	 pages_sharing pages_unshared pages_volatile full_scans general_profit \
 	 merge_across_nodes use_zero_pages stable_node_chains stable_node_dups \
-	 stable_node_chains_prune_millisecs \
+	 stable_node_chains_prune_millisecs smart_scan pages_skipped \
 	 hint_buffer_size hint_scan_percent hints_generated hints_dropped \
 	 hints_consumed hints_pending hints_invalid; do
 	check "$f readable as a number" sh -c "grep -qx -- '-\?[0-9]*' $dir/$f"

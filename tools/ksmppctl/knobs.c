@@ -23,6 +23,8 @@ const struct ksmpp_knob ksmpp_knobs[] = {
 	  "1 merge pages of all NUMA nodes, 0 only pages of one node" },
 	{ "use_zero_pages", 0, 0, 1, KNOB_ON_OFF,
 	  "merge empty pages with the kernel's zero page" },
+	{ "smart_scan", 1, 0, 1, KNOB_ON_OFF,
+	  "visit pages that keep failing to merge less often" },
 	{ "stable_node_chains_prune_millisecs", 2000, 0, UINT_MAX, KNOB_NUMBER,
 	  "KSM's, kept for tools: ksmpp keeps no chains to prune" },
 	{ "hint_buffer_size", 1024, 16, 1048576, KNOB_POWER_OF_2,

@@ -8,6 +8,9 @@
  *   nodes-apart   merge_across_nodes=0: pages of one NUMA node share frames,
  *                 pages of two nodes never do
  *   nodes-across  merge_across_nodes=1: pages of both nodes share frames
+ *   smart         smart_scan=1: pages that never merge are passed over
+ *                 (pages_skipped), more and more often
+ *   smart-off     smart_scan=0: none is
  * The caller (tests/vm/parity.sh) sets the knob before the scenario starts
  * the engine; the scenario checks that it reads as expected. Each prints
  * one "ok" or "FAIL" line, stops the engine and exits 0 or 1.
@@ -77,10 +80,14 @@ static bool zero_mapped(void *arg)
 	return true;
 }
 
-/* Two workers with SHARED identical pages, then ZEROS written with zeros. */
+/*
+ * Two workers with SHARED identical pages, then ZEROS written with zeros.
+ * No huge pages: from 6.12 on, a split of one maps its empty small pages
+ * to the zero page itself, whatever use_zero_pages says.
+ */
 static unsigned int zero_workers(struct pool *pool)
 {
-	unsigned int workers = pool_setup(pool, 2, SHARED + ZEROS, UNIQUE, 0), w;
+	unsigned int workers = pool_setup(pool, 2, SHARED + ZEROS, UNIQUE, POOL_NO_HUGE), w;
 
 	for (w = 0; w < 2; w++)
 		pool_fill(pool, w, SHARED, ZEROS, ZERO_SET);
@@ -188,7 +195,8 @@ static void scenario_zero_off(struct pool *pool)
 	       "empty pages of both workers on %zu frames after %u s, expected %zu at most",
 	       zero_frames(pool), MERGE_TIMEOUT, goal.most);
 	expect(pages_at(pool, 0, SHARED, ZEROS, zero_pfn()) == 0,
-	       "worker 0: empty pages on the zero page with use_zero_pages=0");
+	       "worker 0: %zu empty pages on the zero page with use_zero_pages=%ld",
+	       pages_at(pool, 0, SHARED, ZEROS, zero_pfn()), knob("use_zero_pages"));
 	pool_expect_intact(pool, workers, "empty pages merged");
 }
 
@@ -257,11 +265,62 @@ static void scenario_nodes_across(struct pool *pool)
 	nodes(pool, true);
 }
 
+/* Passes over which smart_scan is watched, and its least skips in them. */
+#define SMART_PASSES	20
+#define SMART_SKIPS	5
+
+static bool passes_done(void *arg)
+{
+	return engine_counter("full_scans") >= *(long *)arg;
+}
+
+/*
+ * Pages that never merge: with smart_scan, passed over more and more often
+ * (by KSM's back-off, a page is visited 7 times in its first 20 passes);
+ * without it, never.
+ */
+static void smart(struct pool *pool, bool on)
+{
+	unsigned int workers = pool_setup(pool, 2, SHARED, UNIQUE, 0);
+	/* KSM's count is since boot; ksmpp's since it was loaded (by the caller). */
+	long skipped, until, before = engine_counter("pages_skipped");
+
+	expect_knob("smart_scan", on);
+	if (engine("start"))
+		die("engine_start failed");
+	pool_expect_merged(pool, workers, 0, SHARED, MERGE_TIMEOUT, "shared pages");
+	until = engine_counter("full_scans") + SMART_PASSES;
+	if (!expect(wait_until(passes_done, &until, MERGE_TIMEOUT),
+		    "full_scans %ld after %u s, waited for %ld", engine_counter("full_scans"),
+		    MERGE_TIMEOUT, until))
+		finish("passes");
+	skipped = engine_counter("pages_skipped") - before;
+	if (on)
+		expect(skipped >= SMART_SKIPS * 2 * UNIQUE,
+		       "pages_skipped %ld after %d passes over %d unique pages, expected %d or more",
+		       skipped, SMART_PASSES, 2 * UNIQUE, SMART_SKIPS * 2 * UNIQUE);
+	else
+		expect(!skipped, "pages_skipped %ld with smart_scan off", skipped);
+	pool_expect_intact(pool, workers, "passes with smart_scan");
+}
+
+static void scenario_smart(struct pool *pool)
+{
+	smart(pool, true);
+}
+
+static void scenario_smart_off(struct pool *pool)
+{
+	smart(pool, false);
+}
+
 static const struct pool_scenario scenarios[] = {
 	{ "zero", scenario_zero, "use_zero_pages=1: empty pages map the zero page" },
 	{ "zero-off", scenario_zero_off, "use_zero_pages=0: empty pages merge as any" },
 	{ "nodes-apart", scenario_nodes_apart, "merge_across_nodes=0: one node's pages only" },
 	{ "nodes-across", scenario_nodes_across, "merge_across_nodes=1: both nodes' pages" },
+	{ "smart", scenario_smart, "smart_scan=1: pages that never merge are passed over" },
+	{ "smart-off", scenario_smart_off, "smart_scan=0: every page is visited" },
 };
 
 int main(int argc, char **argv)

@@ -79,6 +79,8 @@ static long do_map(size_t pages, long flags)
 			    sizeof(nodes) * 8, 0))
 			return -errno;
 	}
+	if ((flags & POOL_NO_HUGE) && madvise(p, pages * PAGE_SIZE, MADV_NOHUGEPAGE))
+		return -errno;
 	free(self.keys);
 	self.keys = malloc(pages * sizeof(*self.keys));
 	if (!self.keys)

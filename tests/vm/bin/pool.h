@@ -41,6 +41,7 @@ enum worker_op {
 /* OP_MAP flags. */
 #define POOL_HUGE_ALIGNED	1	/* region starts on a 2 MiB boundary */
 #define POOL_NODE(n)		(2 << (n))	/* memory on NUMA node n (0 or 1) only */
+#define POOL_NO_HUGE		8	/* MADV_NOHUGEPAGE: small pages only */
 
 /* OP_FILL's set for pages written with zeros (present, not the zero page). */
 #define ZERO_SET	0
