@@ -27,6 +27,14 @@
 #include <linux/pagewalk.h>
 #endif
 
+/*
+ * Zero pages put in place by KSM (use_zero_pages) are marked and counted
+ * per process from 6.10 on (mm->ksm_zero_pages; /proc/PID/ksm_stat).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define KSMPP_HAVE_KSM_ZERO_PAGES
+#endif
+
 /* iter_iov() came in 6.4. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
 #define iter_iov(iter)	((iter)->iov)

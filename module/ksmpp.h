@@ -129,11 +129,14 @@ struct ksmpp_stats {
 	unsigned long pages_sharing;	/* further mappings of them: pages saved */
 	unsigned long pages_unshared;	/* unique pages in the unstable index */
 	unsigned long pages_volatile;	/* pages that changed, in the last pass */
+	unsigned long stable_node_chains; /* contents with two nodes or more */
+	unsigned long stable_node_dups;	/* the nodes of those contents */
 	unsigned long full_scans;	/* completed passes over all memory */
 	unsigned long pages_scanned;	/* pages visited */
 	unsigned long pages_skipped;	/* pages smart_scan passed over */
 	unsigned long merges;		/* mappings merged */
 	unsigned long zero_merges;	/* empty pages replaced by the zero page */
+	unsigned long ksm_zero_pages;	/* such zero pages mapped now (6.10 on) */
 	unsigned long cow_breaks;	/* merged mappings found replaced */
 	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
@@ -181,6 +184,7 @@ bool ksmpp_smart_skip(struct ksmpp_mm *slot, unsigned long addr, struct page *pa
 void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);
+void ksmpp_stable_index_del(struct ksmpp_node *node);
 void ksmpp_unstable_reset(void);
 
 /* Stable nodes, rmap items and unmerging (stable.c); under ksmpp_lock. */

@@ -69,6 +69,50 @@ static struct hlist_head *ksmpp_bucket(struct hlist_head *index, u64 hash)
 	return &index[hash & ksmpp_index_mask];
 }
 
+/* How many nodes of the stable index have content @hash. */
+static unsigned int ksmpp_nodes_with_hash(u64 hash)
+{
+	struct ksmpp_node *node;
+	unsigned int n = 0;
+
+	hlist_for_each_entry(node, ksmpp_bucket(ksmpp_stable_index, hash), index)
+		n += node->hash == hash;
+	return n;
+}
+
+/*
+ * Nodes of one content, past max_page_sharing mappings each, are what KSM
+ * calls a chain of duplicates: counted as KSM counts them, a chain for a
+ * content with two nodes or more, and each of its nodes a dup.
+ */
+static void ksmpp_count_dups(u64 hash, int change)
+{
+	unsigned int n = ksmpp_nodes_with_hash(hash);	/* with the node counted */
+
+	if (n < 2)
+		return;
+	ksmpp_stats.stable_node_dups += change;
+	if (n == 2) {
+		ksmpp_stats.stable_node_chains += change;
+		ksmpp_stats.stable_node_dups += change;
+	}
+}
+
+static void ksmpp_stable_index_add(struct ksmpp_node *node)
+{
+	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash));
+	ksmpp_count_dups(node->hash, 1);
+}
+
+/* Take @node out of the stable index, if it is in. */
+void ksmpp_stable_index_del(struct ksmpp_node *node)
+{
+	if (hlist_unhashed(&node->index))
+		return;
+	ksmpp_count_dups(node->hash, -1);
+	hlist_del_init(&node->index);
+}
+
 static u64 ksmpp_page_hash(struct page *page)
 {
 	void *addr = kmap_local_page(page);
@@ -363,7 +407,7 @@ static int ksmpp_merge_pair(struct ksmpp_mm *a_slot, unsigned long a_addr,
 	ksmpp_node_link(node, item);
 	folio_unlock(folio);
 	ksmpp_item_publish(item);
-	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash));
+	ksmpp_stable_index_add(node);
 
 	err = ksmpp_merge_into(node, folio, b_slot, b_addr, b);
 	if (err) {

@@ -130,7 +130,7 @@ KSMPP_UINT_PARAM(use_zero_pages, 0, 0, 1, ON_OFF, NULL,
 KSMPP_UINT_PARAM(smart_scan, 1, 0, 1, ON_OFF, NULL,
 		 "visit pages that keep failing to merge less often");
 KSMPP_UINT_PARAM(stable_node_chains_prune_millisecs, 2000, 0, UINT_MAX, NUMBER, NULL,
-		 "KSM's, kept for tools: ksmpp keeps no chains to prune");
+		 "KSM's, kept for tools: stale nodes go at every pass end");
 /* ksmpp's own. */
 KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, POWER_OF_2,
 		 ksmpp_set_hint_buffer_size,

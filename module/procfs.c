@@ -39,6 +39,8 @@ static const struct {
 	KSMPP_STAT("pages_sharing", pages_sharing),
 	KSMPP_STAT("pages_unshared", pages_unshared),
 	KSMPP_STAT("pages_volatile", pages_volatile),
+	KSMPP_STAT("stable_node_chains", stable_node_chains),
+	KSMPP_STAT("stable_node_dups", stable_node_dups),
 	KSMPP_STAT("full_scans", full_scans),
 	KSMPP_STAT("pages_scanned", pages_scanned),
 	KSMPP_STAT("pages_skipped", pages_skipped),
@@ -46,6 +48,9 @@ static const struct {
 	KSMPP_STAT("merges", merges),
 	KSMPP_STAT("merges_hint", hint_merges),
 	KSMPP_STAT("merges_zero", zero_merges),
+#ifdef KSMPP_HAVE_KSM_ZERO_PAGES
+	KSMPP_STAT("ksm_zero_pages", ksm_zero_pages),
+#endif
 	KSMPP_STAT("cow_breaks", cow_breaks),
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),

@@ -438,6 +438,23 @@ static unsigned int ksmpp_scan_linear(unsigned int budget)
 }
 
 /*
+ * KSM's ksm_zero_pages, for the processes ksmpp tracks: the kernel counts
+ * the zero pages that KSM or use_zero_pages put in place, per process, and
+ * uncounts them when they are written to or unmapped.
+ */
+static void ksmpp_count_zero_pages(void)
+{
+#ifdef KSMPP_HAVE_KSM_ZERO_PAGES
+	struct ksmpp_mm *slot;
+	long pages = 0;
+
+	list_for_each_entry(slot, &ksmpp_mms, scan_list)
+		pages += mm_ksm_zero_pages(slot->mm);
+	WRITE_ONCE(ksmpp_stats.ksm_zero_pages, max(pages, 0L));
+#endif
+}
+
+/*
  * One batch: hints first, up to hint_scan_percent of pages_to_scan, then the
  * linear scan for the rest, so that it is never starved. Under ksmpp_lock.
  */
@@ -456,6 +473,7 @@ static void ksmpp_scan_batch(void)
 		trace_ksmpp_hints_dropped(ksmpp_hint_ring_dropped(ring) - dropped);
 	trace_ksmpp_scan_batch(hinted, linear, ksmpp_stats.merges - merges);
 	ksmpp_hints_count();
+	ksmpp_count_zero_pages();
 }
 
 /* Unmerge all of @slot's mergeable areas: 0, -EINTR or -ENOMEM. */
@@ -497,6 +515,7 @@ static void ksmpp_forget_all(void)
 		ksmpp_mm_unregister(slot);
 	ksmpp_cursor.slot = NULL;
 	ksmpp_unstable_reset();
+	ksmpp_count_zero_pages();
 }
 
 /*

@@ -81,8 +81,7 @@ struct ksmpp_node *ksmpp_node_alloc(void)
 void ksmpp_node_free(struct ksmpp_node *node)
 {
 	hlist_del(&node->table);
-	if (!hlist_unhashed(&node->index))
-		hlist_del(&node->index);
+	ksmpp_stable_index_del(node);
 	kmem_cache_free(ksmpp_node_cache, node);
 	ksmpp_stats.metadata_bytes -= sizeof(*node);
 }

@@ -6,9 +6,7 @@
  * (ksmtuned-style scripts, exporters) work by changing the path. The knobs
  * are the module parameters: a write goes through the same validation, which
  * takes the values KSM's file takes (a clear log line and -EINVAL for a bad
- * value, the old value kept). KSM's figures of what ksmpp does not keep
- * (chains of duplicate nodes) read as zero. ksmpp's own figures (the hints)
- * follow.
+ * value, the old value kept). ksmpp's own figures (the hints) follow.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -89,13 +87,19 @@ KSMPP_STAT(pages_volatile);
 KSMPP_STAT(pages_scanned);
 KSMPP_STAT(pages_skipped);
 KSMPP_STAT(full_scans);
-/* Saved memory less what ksmpp spends on it, as KSM's general_profit. */
+/*
+ * Saved memory less what ksmpp spends on it, as KSM's general_profit: the
+ * zero pages put in place count as saved (6.10 on, where they are counted).
+ */
 KSMPP_FIGURE(general_profit, "%ld",
-	     (long)(READ_ONCE(ksmpp_stats.pages_sharing) * PAGE_SIZE) -
+	     (long)((READ_ONCE(ksmpp_stats.pages_sharing) +
+		     READ_ONCE(ksmpp_stats.ksm_zero_pages)) * PAGE_SIZE) -
 	     (long)READ_ONCE(ksmpp_stats.metadata_bytes));
-/* KSM's, at the value that describes ksmpp: it keeps no chains. */
-KSMPP_FIGURE(stable_node_chains, "%u", 0);
-KSMPP_FIGURE(stable_node_dups, "%u", 0);
+#ifdef KSMPP_HAVE_KSM_ZERO_PAGES
+KSMPP_FIGURE(ksm_zero_pages, "%ld", (long)READ_ONCE(ksmpp_stats.ksm_zero_pages));
+#endif
+KSMPP_STAT(stable_node_chains);
+KSMPP_STAT(stable_node_dups);
 
 KSMPP_HINT_TOTAL(hints_generated_bytes, bytes);
 KSMPP_FIGURE(hints_generated, "%llu", ksmpp_hints_generated());
@@ -125,6 +129,9 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_pages_skipped.attr,
 	&ksmpp_attr_full_scans.attr,
 	&ksmpp_attr_general_profit.attr,
+#ifdef KSMPP_HAVE_KSM_ZERO_PAGES
+	&ksmpp_attr_ksm_zero_pages.attr,
+#endif
 	&ksmpp_attr_stable_node_chains.attr,
 	&ksmpp_attr_stable_node_dups.attr,
 	&ksmpp_attr_hints_generated.attr,

@@ -9,7 +9,7 @@
 dir=/sys/kernel/mm/ksmpp
 # KSM's newer files that ksmpp does not have yet (issue #14).
 not_yet="advisor_mode advisor_max_cpu advisor_min_pages_to_scan \
-advisor_max_pages_to_scan advisor_target_scan_time ksm_zero_pages"
+advisor_max_pages_to_scan advisor_target_scan_time"
 
 # writable FILE: the owner may write FILE (its mode, as root ignores it).
 writable() { [ -n "$(find "$1" -perm -200)" ]; }
@@ -89,6 +89,9 @@ engine_knob merge_across_nodes 0
 check_merging "merge_across_nodes=0: pages of two nodes never share" ksm-parity nodes-apart
 engine_knob merge_across_nodes 1
 check_merging "merge_across_nodes=1: pages of two nodes share" ksm-parity nodes-across
+engine_knob max_page_sharing 2
+check_merging "max_page_sharing=2: chains of duplicates, counted as KSM's" ksm-parity chains
+[ "$KSMPP_ENGINE" = ksm ] && engine_knob max_page_sharing 256
 if [ "$KSMPP_ENGINE" = ksmpp ] || [ -e $KSM_SYSFS/smart_scan ]; then
 	engine_knob smart_scan 1
 	check_merging "smart_scan=1: pages that never merge are passed over" ksm-parity smart

@@ -26,7 +26,7 @@ const struct ksmpp_knob ksmpp_knobs[] = {
 	{ "smart_scan", 1, 0, 1, KNOB_ON_OFF,
 	  "visit pages that keep failing to merge less often" },
 	{ "stable_node_chains_prune_millisecs", 2000, 0, UINT_MAX, KNOB_NUMBER,
-	  "KSM's, kept for tools: ksmpp keeps no chains to prune" },
+	  "KSM's, kept for tools: stale nodes go at every pass end" },
 	{ "hint_buffer_size", 1024, 16, 1048576, KNOB_POWER_OF_2,
 	  "entries of the I/O hint ring, a power of two" },
 	{ "hint_scan_percent", 75, 0, 100, KNOB_NUMBER,

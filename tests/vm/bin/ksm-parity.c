@@ -3,11 +3,14 @@
  * ksm-parity SCENARIO: KSM's knobs that change what merges, by frames.
  *   zero          use_zero_pages=1: empty pages map the zero page; a write
  *                 gets a private page; run=2 unshares them where the kernel
- *                 marks them (6.12 on: /proc/PID/ksm_stat has ksm_zero_pages)
+ *                 marks them (6.12 on: /proc/PID/ksm_stat has ksm_zero_pages,
+ *                 and the engine counts them in its ksm_zero_pages)
  *   zero-off      use_zero_pages=0: empty pages merge as any other content
  *   nodes-apart   merge_across_nodes=0: pages of one NUMA node share frames,
  *                 pages of two nodes never do
  *   nodes-across  merge_across_nodes=1: pages of both nodes share frames
+ *   chains        max_page_sharing=2: four processes' pages on two merged
+ *                 pages per content (stable_node_chains, stable_node_dups)
  *   smart         smart_scan=1: pages that never merge are passed over
  *                 (pages_skipped), more and more often
  *   smart-off     smart_scan=0: none is
@@ -94,6 +97,28 @@ static unsigned int zero_workers(struct pool *pool)
 	return workers;
 }
 
+struct counter_goal {
+	const char *name;
+	long value;
+};
+
+static bool counter_reached(void *arg)
+{
+	const struct counter_goal *goal = arg;
+
+	return engine_counter(goal->name) == goal->value;
+}
+
+/* Expectation: the engine's counter NAME becomes VALUE (WHEN: the moment). */
+static void expect_counter(const char *name, long value, const char *when)
+{
+	struct counter_goal goal = { name, value };
+
+	expect(wait_until(counter_reached, &goal, COUNTER_TIMEOUT),
+	       "%s: the engine's %s is %ld, expected %ld", when, name,
+	       engine_counter(name), value);
+}
+
 /* ksm_stat's ksm_zero_pages of worker W: -1 where the kernel has none (6.1). */
 static long ksm_zero_pages(const struct pool *pool, unsigned int w)
 {
@@ -120,16 +145,20 @@ static void scenario_zero(struct pool *pool)
 	for (w = 0; marked && w < 2; w++)
 		expect(ksm_zero_pages(pool, w) == ZEROS, "worker %u: ksm_zero_pages %ld, expected %d",
 		       w, ksm_zero_pages(pool, w), ZEROS);
+	if (marked)
+		expect_counter("ksm_zero_pages", 2 * ZEROS, "merged");
 	pool_expect_intact(pool, goal.workers, "empty pages on the zero page");
 
 	/* A write gets a private page, with what was written. */
 	pool_fill(pool, 0, SHARED, ZEROS / 2, 7);
 	expect(pages_at(pool, 0, SHARED, ZEROS / 2, zero_pfn()) == 0,
 	       "worker 0: written pages still on the zero page");
-	if (marked)
+	if (marked) {
 		expect(ksm_zero_pages(pool, 0) == ZEROS / 2,
 		       "worker 0: ksm_zero_pages %ld after writing half, expected %d",
 		       ksm_zero_pages(pool, 0), ZEROS / 2);
+		expect_counter("ksm_zero_pages", ZEROS + ZEROS / 2, "half written");
+	}
 	pool_expect_intact(pool, goal.workers, "written over the zero page");
 
 	/* run=2: as KSM of the same kernel, unshared only where marked. */
@@ -138,9 +167,11 @@ static void scenario_zero(struct pool *pool)
 	expect(pages_at(pool, 1, SHARED, ZEROS, zero_pfn()) == (marked ? 0 : ZEROS),
 	       "worker 1: %zu empty pages on the zero page after run=2, expected %d",
 	       pages_at(pool, 1, SHARED, ZEROS, zero_pfn()), marked ? 0 : ZEROS);
-	if (marked)
+	if (marked) {
 		expect(ksm_zero_pages(pool, 1) == 0, "worker 1: ksm_zero_pages %ld after run=2",
 		       ksm_zero_pages(pool, 1));
+		expect_counter("ksm_zero_pages", 0, "run=2");
+	}
 	pool_expect_intact(pool, goal.workers, "run=2");
 }
 
@@ -265,6 +296,41 @@ static void scenario_nodes_across(struct pool *pool)
 	nodes(pool, true);
 }
 
+/*
+ * Four processes with the same pages, at max_page_sharing=2: each content
+ * takes two merged pages of two mappings each, a chain of two duplicates
+ * in KSM's counting.
+ */
+static void scenario_chains(struct pool *pool)
+{
+	unsigned int workers = pool_setup(pool, 4, SHARED, UNIQUE, 0), w;
+	uint64_t *frames[4];
+	size_t i, paired = 0;
+
+	expect_knob("max_page_sharing", 2);
+	if (engine("start"))
+		die("engine_start failed");
+	expect_engine_counters(2 * SHARED, 2 * SHARED, MERGE_TIMEOUT);
+	expect_counter("stable_node_chains", SHARED, "merged");
+	expect_counter("stable_node_dups", 2 * SHARED, "merged");
+	for (w = 0; w < 4; w++)
+		frames[w] = pool_frames(pool, w, 0, SHARED);
+	/* Each page: two frames, each mapped by two of the four. */
+	for (i = 0; i < SHARED; i++) {
+		unsigned int same = 0, a, b;
+
+		for (a = 0; a < 4; a++)
+			for (b = a + 1; b < 4; b++)
+				same += frames[a][i] == frames[b][i];
+		paired += same == 2;
+	}
+	expect(paired == SHARED, "%zu of %d pages on two frames of two mappings each",
+	       paired, SHARED);
+	for (w = 0; w < 4; w++)
+		free(frames[w]);
+	pool_expect_intact(pool, workers, "chains");
+}
+
 /* Passes over which smart_scan is watched, and its least skips in them. */
 #define SMART_PASSES	20
 #define SMART_SKIPS	5
@@ -319,6 +385,7 @@ static const struct pool_scenario scenarios[] = {
 	{ "zero-off", scenario_zero_off, "use_zero_pages=0: empty pages merge as any" },
 	{ "nodes-apart", scenario_nodes_apart, "merge_across_nodes=0: one node's pages only" },
 	{ "nodes-across", scenario_nodes_across, "merge_across_nodes=1: both nodes' pages" },
+	{ "chains", scenario_chains, "max_page_sharing=2: chains of duplicates" },
 	{ "smart", scenario_smart, "smart_scan=1: pages that never merge are passed over" },
 	{ "smart-off", scenario_smart_off, "smart_scan=0: every page is visited" },
 };
