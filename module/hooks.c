@@ -344,10 +344,10 @@ void ksmpp_hints_list(struct seq_file *m)
  * entries; the old ring's pending hints count as dropped. Before the
  * module is up (modprobe's parameters) only the size is stored.
  */
-int ksmpp_set_hint_buffer_size(unsigned int size)
+int ksmpp_set_hint_buffer_size(unsigned long size)
 {
 	struct ksmpp_hint_ring *ring, *old;
-	unsigned int old_size;
+	unsigned long old_size;
 
 	ring = ksmpp_hint_ring_alloc(size);
 	if (!ring)

@@ -16,15 +16,20 @@
 struct seq_file;
 
 /* Tunables (params.c): written only through their parameter ops. */
-extern unsigned int ksmpp_run;
-extern unsigned int ksmpp_pages_to_scan;
-extern unsigned int ksmpp_sleep_millisecs;
-extern unsigned int ksmpp_max_page_sharing;
-extern unsigned int ksmpp_merge_across_nodes;
-extern unsigned int ksmpp_use_zero_pages;
-extern unsigned int ksmpp_smart_scan;
-extern unsigned int ksmpp_hint_buffer_size;
-extern unsigned int ksmpp_hint_scan_percent;
+extern unsigned long ksmpp_run;
+extern unsigned long ksmpp_pages_to_scan;
+extern unsigned long ksmpp_sleep_millisecs;
+extern unsigned long ksmpp_max_page_sharing;
+extern unsigned long ksmpp_merge_across_nodes;
+extern unsigned long ksmpp_use_zero_pages;
+extern unsigned long ksmpp_smart_scan;
+extern unsigned long ksmpp_advisor_mode;
+extern unsigned long ksmpp_advisor_max_cpu;
+extern unsigned long ksmpp_advisor_min_pages_to_scan;
+extern unsigned long ksmpp_advisor_max_pages_to_scan;
+extern unsigned long ksmpp_advisor_target_scan_time;
+extern unsigned long ksmpp_hint_buffer_size;
+extern unsigned long ksmpp_hint_scan_percent;
 void ksmpp_params_for_each(void (*show)(void *arg, const char *name, const char *value),
 			   void *arg);
 int ksmpp_param_write(const char *name, const char *buf);
@@ -51,6 +56,15 @@ static inline void ksmpp_test_delay(enum ksmpp_test_delay point) {}
 static inline bool ksmpp_test_fault(unsigned int fault) { return false; }
 #endif
 
+/* KSM's pages_to_scan at load, and again when the advisor is turned off. */
+#define KSMPP_DEFAULT_PAGES_TO_SCAN	100
+
+/* Values of advisor_mode, as KSM's. */
+enum ksmpp_advisor_mode {
+	KSMPP_ADVISOR_NONE,
+	KSMPP_ADVISOR_SCAN_TIME,
+};
+
 /* Values of run, as KSM's /sys/kernel/mm/ksm/run. */
 #define KSMPP_RUN_STOP		0
 #define KSMPP_RUN_MERGE		1
@@ -69,7 +83,7 @@ extern const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES];
 /* The I/O hooks and the hint ring they fill (hooks.c). */
 int ksmpp_hooks_init(void);
 void ksmpp_hooks_exit(void);
-int ksmpp_set_hint_buffer_size(unsigned int size);
+int ksmpp_set_hint_buffer_size(unsigned long size);
 struct ksmpp_hint_ring *ksmpp_hints_ring(void);
 
 /* Totals of the hint figures, over every CPU and ring. Can sleep. */
@@ -146,6 +160,7 @@ struct ksmpp_stats {
 	unsigned long hint_pages_scanned; /* pages visited through hints */
 	unsigned long hint_pages_skipped; /* hinted pages not mergeable */
 	unsigned long hint_merges;	/* merges made on hinted visits */
+	unsigned long hint_extra_pages;	/* the advisor's, per batch, for hints */
 };
 extern struct ksmpp_stats ksmpp_stats;
 
@@ -164,8 +179,8 @@ extern struct mutex ksmpp_lock;
 void ksmpp_lock_ahead_of_scan(void);
 int ksmpp_scanner_init(void);
 void ksmpp_scanner_exit(void);
-int ksmpp_set_run(unsigned int run);
-int ksmpp_set_merge_across_nodes(unsigned int merge);
+int ksmpp_set_run(unsigned long run);
+int ksmpp_set_merge_across_nodes(unsigned long merge);
 int ksmpp_give_way_to_ksm(void);
 
 /* The hook on /sys/kernel/mm/ksm/run (ksm_guard.c). */

@@ -2,10 +2,11 @@
 /*
  * ksmpp: module parameters.
  *
- * Every tunable is an unsigned integer with an allowed range, parsed as
- * kernel KSM parses the file of the same name in /sys/kernel/mm/ksm: decimal
- * (kstrtouint(buf, 10)), or y/n/on/off/1/0 for KSM's on/off knobs
- * (kstrtobool). One set of parameter ops checks a value the same way at load
+ * Every tunable is an unsigned long with an allowed range, parsed as kernel
+ * KSM parses the file of the same name in /sys/kernel/mm/ksm: decimal
+ * (kstrtoul(buf, 10)), y/n/on/off/1/0 for KSM's on/off knobs (kstrtobool),
+ * or one of a list of names (advisor_mode), shown as KSM shows them:
+ * "[none] scan-time". One set of parameter ops checks a value the same way at load
  * time (modprobe ksmpp x=y: the load fails) and at run time
  * (/sys/module/ksmpp/parameters/x: the write fails with -EINVAL). A rejected
  * value is named in one kernel log line with the allowed range, and the old
@@ -22,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
+#include <linux/stringify.h>
 
 #include "ksmpp.h"
 
@@ -30,48 +32,72 @@ enum ksmpp_param_kind {
 	KSMPP_NUMBER,		/* decimal, min to max */
 	KSMPP_POWER_OF_2,	/* decimal, min to max, a power of two */
 	KSMPP_ON_OFF,		/* kstrtobool: 1/0, y/n, on/off; shown as 1 or 0 */
+	KSMPP_CHOICE,		/* a name of .choices, stored as its index */
 };
 
 /* A parameter's storage and the values it may take. */
-struct ksmpp_uint_param {
-	unsigned int *value;	/* where the value lives */
-	unsigned int min;	/* smallest allowed value */
-	unsigned int max;	/* largest allowed value */
+struct ksmpp_param {
+	unsigned long *value;	/* where the value lives */
+	unsigned long min;	/* smallest allowed value */
+	unsigned long max;	/* largest allowed value */
 	enum ksmpp_param_kind kind;
-	int (*apply)(unsigned int value); /* stores and acts on a value */
+	const char * const *choices; /* KSMPP_CHOICE: the names of 0..max */
+	int (*apply)(unsigned long value); /* stores and acts on a value */
 };
 
-static int ksmpp_uint_param_parse(const struct ksmpp_uint_param *p,
-				  const char *val, unsigned int *v)
+static int ksmpp_param_parse(const struct ksmpp_param *p, const char *val,
+			     unsigned long *v)
 {
 	bool on;
 
-	if (p->kind == KSMPP_ON_OFF) {
+	switch (p->kind) {
+	case KSMPP_ON_OFF:
 		if (kstrtobool(val, &on))
 			return -EINVAL;
 		*v = on;
 		return 0;
-	}
-	if (kstrtouint(val, 10, v) || *v < p->min || *v > p->max ||
-	    (p->kind == KSMPP_POWER_OF_2 && !is_power_of_2(*v)))
+	case KSMPP_CHOICE:
+		for (*v = 0; *v <= p->max; (*v)++)
+			if (sysfs_streq(val, p->choices[*v]))
+				return 0;
 		return -EINVAL;
-	return 0;
+	default:
+		if (kstrtoul(val, 10, v) || *v < p->min || *v > p->max ||
+		    (p->kind == KSMPP_POWER_OF_2 && !is_power_of_2(*v)))
+			return -EINVAL;
+		return 0;
+	}
 }
 
-static int ksmpp_uint_param_set(const char *val, const struct kernel_param *kp)
+/* The kernel log line for a value @p does not take. */
+static void ksmpp_param_refuse(const struct ksmpp_param *p, const char *name,
+			       const char *val)
 {
-	const struct ksmpp_uint_param *p = kp->arg;
 	int len = strcspn(val, "\n");
-	unsigned int v;
 
-	if (ksmpp_uint_param_parse(p, val, &v)) {
-		if (p->kind == KSMPP_ON_OFF)
-			pr_err("invalid %s '%.*s': allowed are 0 or 1 (y/n, on/off)\n",
-			       kp->name, len, val);
-		else
-			pr_err("invalid %s '%.*s': allowed are %s%u to %u\n", kp->name,
-			       len, val, p->kind == KSMPP_POWER_OF_2 ?
-			       "powers of two from " : "", p->min, p->max);
+	switch (p->kind) {
+	case KSMPP_ON_OFF:
+		pr_err("invalid %s '%.*s': allowed are 0 or 1 (y/n, on/off)\n",
+		       name, len, val);
+		break;
+	case KSMPP_CHOICE:
+		pr_err("invalid %s '%.*s': allowed are %s and %s\n", name, len, val,
+		       p->choices[0], p->choices[1]);
+		break;
+	default:
+		pr_err("invalid %s '%.*s': allowed are %s%lu to %lu\n", name, len,
+		       val, p->kind == KSMPP_POWER_OF_2 ? "powers of two from " : "",
+		       p->min, p->max);
+	}
+}
+
+static int ksmpp_param_set(const char *val, const struct kernel_param *kp)
+{
+	const struct ksmpp_param *p = kp->arg;
+	unsigned long v;
+
+	if (ksmpp_param_parse(p, val, &v)) {
+		ksmpp_param_refuse(p, kp->name, val);
 		return -EINVAL;
 	}
 	if (p->apply)
@@ -80,33 +106,85 @@ static int ksmpp_uint_param_set(const char *val, const struct kernel_param *kp)
 	return 0;
 }
 
-static int ksmpp_uint_param_get(char *buf, const struct kernel_param *kp)
+static int ksmpp_param_get(char *buf, const struct kernel_param *kp)
 {
-	const struct ksmpp_uint_param *p = kp->arg;
+	const struct ksmpp_param *p = kp->arg;
+	unsigned long v = READ_ONCE(*p->value);
 
-	return sprintf(buf, "%u\n", READ_ONCE(*p->value));
+	if (p->kind == KSMPP_CHOICE)	/* two names, as KSM's advisor_mode */
+		return sprintf(buf, v ? "%s [%s]\n" : "[%s] %s\n",
+			       p->choices[0], p->choices[1]);
+	return sprintf(buf, "%lu\n", v);
 }
 
-static const struct kernel_param_ops ksmpp_uint_param_ops = {
-	.set = ksmpp_uint_param_set,
-	.get = ksmpp_uint_param_get,
+static const struct kernel_param_ops ksmpp_param_ops = {
+	.set = ksmpp_param_set,
+	.get = ksmpp_param_get,
 };
 
 /* Define a parameter NAME backed by ksmpp_NAME, of KIND (minus KSMPP_). */
-#define KSMPP_UINT_PARAM(name, def, lo, hi, kind_, set, desc)		\
-	unsigned int ksmpp_##name = def;				\
-	static struct ksmpp_uint_param ksmpp_##name##_param = {		\
+#define KSMPP_PARAM(name, def, lo, hi, kind_, names, set)		\
+	unsigned long ksmpp_##name = def;				\
+	static struct ksmpp_param ksmpp_##name##_param = {		\
 		.value = &ksmpp_##name, .min = lo, .max = hi,		\
-		.kind = KSMPP_##kind_, .apply = set,			\
+		.kind = KSMPP_##kind_, .choices = names, .apply = set,	\
 	};								\
-	module_param_cb(name, &ksmpp_uint_param_ops,			\
-			&ksmpp_##name##_param, 0644);			\
-	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " #def ")")
+	module_param_cb(name, &ksmpp_param_ops, &ksmpp_##name##_param, 0644)
 
-static int ksmpp_set_sleep_millisecs(unsigned int ms)
+/* A number from LO to HI, or a power of two (KIND POWER_OF_2). */
+#define KSMPP_NUMBER_PARAM(name, def, lo, hi, kind, set, desc)		\
+	KSMPP_PARAM(name, def, lo, hi, kind, NULL, set);		\
+	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " __stringify(def) ")")
+
+#define KSMPP_ON_OFF_PARAM(name, def, desc)				\
+	KSMPP_PARAM(name, def, 0, 1, ON_OFF, NULL, NULL);		\
+	MODULE_PARM_DESC(name, desc " (0 or 1, default " #def ")")
+
+/* One of the names NAMES (an array), with the choices and default in WORDS. */
+#define KSMPP_CHOICE_PARAM(name, def, names, set, desc, words)		\
+	KSMPP_PARAM(name, def, 0, ARRAY_SIZE(names) - 1, CHOICE, names, set); \
+	MODULE_PARM_DESC(name, desc " (" words ")")
+
+static int ksmpp_set_sleep_millisecs(unsigned long ms)
 {
 	WRITE_ONCE(ksmpp_sleep_millisecs, ms);
 	ksmpp_scanner_wake();	/* a shorter sleep starts now, as KSM's */
+	return 0;
+}
+
+/* advisor_mode's names, as KSM's. */
+static const char * const ksmpp_advisor_modes[] = {
+	[KSMPP_ADVISOR_NONE] = "none",
+	[KSMPP_ADVISOR_SCAN_TIME] = "scan-time",
+};
+
+/*
+ * While the advisor sets pages_to_scan, a write of it fails (-EINVAL) as
+ * KSM's does, with the reason in the kernel log.
+ */
+static int ksmpp_set_pages_to_scan(unsigned long pages)
+{
+	if (READ_ONCE(ksmpp_advisor_mode) != KSMPP_ADVISOR_NONE) {
+		pr_err("pages_to_scan is the advisor's while advisor_mode is scan-time: write none to advisor_mode first\n");
+		return -EINVAL;
+	}
+	WRITE_ONCE(ksmpp_pages_to_scan, pages);
+	return 0;
+}
+
+/*
+ * A change of advisor_mode starts from KSM's defaults: pages_to_scan 100
+ * for none, advisor_min_pages_to_scan for scan-time (whose adjustments then
+ * start afresh: ksmppd sees the change at its next batch).
+ */
+static int ksmpp_set_advisor_mode(unsigned long mode)
+{
+	if (mode == ksmpp_advisor_mode)
+		return 0;
+	WRITE_ONCE(ksmpp_advisor_mode, mode);
+	WRITE_ONCE(ksmpp_pages_to_scan, mode == KSMPP_ADVISOR_NONE ?
+		   KSMPP_DEFAULT_PAGES_TO_SCAN :
+		   clamp(READ_ONCE(ksmpp_advisor_min_pages_to_scan), 1UL, (unsigned long)UINT_MAX));
 	return 0;
 }
 
@@ -115,28 +193,38 @@ static int ksmpp_set_sleep_millisecs(unsigned int ms)
  * advisor's numbers only matter with advisor_mode=scan-time; in mode none
  * they are kept, as KSM keeps them.
  */
-KSMPP_UINT_PARAM(run, 0, 0, 2, NUMBER, ksmpp_set_run,
-		 "0 stop, 1 merge, 2 unmerge everything and stop");
-KSMPP_UINT_PARAM(pages_to_scan, 100, 0, UINT_MAX, NUMBER, NULL,
-		 "pages the scanner visits per wake-up");
-KSMPP_UINT_PARAM(sleep_millisecs, 20, 0, UINT_MAX, NUMBER, ksmpp_set_sleep_millisecs,
-		 "milliseconds the scanner sleeps between batches");
-KSMPP_UINT_PARAM(max_page_sharing, 256, 2, INT_MAX, NUMBER, NULL,
-		 "most mappings of one merged page");
-KSMPP_UINT_PARAM(merge_across_nodes, 1, 0, 1, NUMBER, ksmpp_set_merge_across_nodes,
-		 "1 merge pages of all NUMA nodes, 0 only pages of one node");
-KSMPP_UINT_PARAM(use_zero_pages, 0, 0, 1, ON_OFF, NULL,
-		 "merge empty pages with the kernel's zero page");
-KSMPP_UINT_PARAM(smart_scan, 1, 0, 1, ON_OFF, NULL,
-		 "visit pages that keep failing to merge less often");
-KSMPP_UINT_PARAM(stable_node_chains_prune_millisecs, 2000, 0, UINT_MAX, NUMBER, NULL,
-		 "KSM's, kept for tools: stale nodes go at every pass end");
+KSMPP_NUMBER_PARAM(run, 0, 0, 2, NUMBER, ksmpp_set_run,
+		   "0 stop, 1 merge, 2 unmerge everything and stop");
+KSMPP_NUMBER_PARAM(pages_to_scan, KSMPP_DEFAULT_PAGES_TO_SCAN, 0, UINT_MAX, NUMBER, ksmpp_set_pages_to_scan,
+		   "pages the scanner visits per wake-up");
+KSMPP_NUMBER_PARAM(sleep_millisecs, 20, 0, UINT_MAX, NUMBER, ksmpp_set_sleep_millisecs,
+		   "milliseconds the scanner sleeps between batches");
+KSMPP_NUMBER_PARAM(max_page_sharing, 256, 2, INT_MAX, NUMBER, NULL,
+		   "most mappings of one merged page");
+KSMPP_NUMBER_PARAM(merge_across_nodes, 1, 0, 1, NUMBER, ksmpp_set_merge_across_nodes,
+		   "1 merge pages of all NUMA nodes, 0 only pages of one node");
+KSMPP_ON_OFF_PARAM(use_zero_pages, 0, "merge empty pages with the kernel's zero page");
+KSMPP_ON_OFF_PARAM(smart_scan, 1, "visit pages that keep failing to merge less often");
+KSMPP_NUMBER_PARAM(stable_node_chains_prune_millisecs, 2000, 0, UINT_MAX, NUMBER, NULL,
+		   "KSM's, kept for tools: stale nodes go at every pass end");
+KSMPP_CHOICE_PARAM(advisor_mode, KSMPP_ADVISOR_NONE, ksmpp_advisor_modes,
+		   ksmpp_set_advisor_mode,
+		   "none: pages_to_scan as set; scan-time: set by the advisor",
+		   "none or scan-time, default none");
+KSMPP_NUMBER_PARAM(advisor_max_cpu, 70, 0, ULONG_MAX, NUMBER, NULL,
+		   "scan-time: most CPU per cent ksmppd may use");
+KSMPP_NUMBER_PARAM(advisor_min_pages_to_scan, 500, 0, ULONG_MAX, NUMBER, NULL,
+		   "scan-time: fewest pages per wake-up");
+KSMPP_NUMBER_PARAM(advisor_max_pages_to_scan, 30000, 0, ULONG_MAX, NUMBER, NULL,
+		   "scan-time: most pages per wake-up, hinted pages included");
+KSMPP_NUMBER_PARAM(advisor_target_scan_time, 200, 1, ULONG_MAX, NUMBER, NULL,
+		   "scan-time: seconds a full pass should take");
 /* ksmpp's own. */
-KSMPP_UINT_PARAM(hint_buffer_size, 1024, 16, 1048576, POWER_OF_2,
-		 ksmpp_set_hint_buffer_size,
-		 "entries of the I/O hint ring, a power of two");
-KSMPP_UINT_PARAM(hint_scan_percent, 75, 0, 100, NUMBER, NULL,
-		 "most of each batch that hinted pages may take (0: no hints)");
+KSMPP_NUMBER_PARAM(hint_buffer_size, 1024, 16, 1048576, POWER_OF_2,
+		   ksmpp_set_hint_buffer_size,
+		   "entries of the I/O hint ring, a power of two");
+KSMPP_NUMBER_PARAM(hint_scan_percent, 75, 0, 100, NUMBER, NULL,
+		   "most of each batch that hinted pages may take (0: no hints)");
 
 #ifdef KSMPP_TEST_HOOKS
 static unsigned int ksmpp_test_delay_point, ksmpp_test_delay_ms, ksmpp_test_faults;

@@ -84,6 +84,8 @@ static void ksmpp_hints_show(struct seq_file *m)
 	ksmpp_seq_field(m, "hint_pages_skipped", "%lu",
 			READ_ONCE(ksmpp_stats.hint_pages_skipped));
 	ksmpp_seq_field(m, "hints_missed", "%llu", t.missed);
+	ksmpp_seq_field(m, "hint_extra_pages", "%lu",
+			READ_ONCE(ksmpp_stats.hint_extra_pages));
 }
 
 static unsigned long ksmpp_stat(size_t offset)

@@ -54,6 +54,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
+#include "advisor.h"
 #include "ksmpp.h"
 #include "trace.h"
 
@@ -86,6 +87,20 @@ static struct {
 	struct ksmpp_mm *slot;
 	unsigned long start, end;
 } ksmpp_hint_last;
+
+/*
+ * The advisor's measurements (advisor_mode=scan-time): ksmppd's alone. A
+ * change of advisor_mode, seen at a batch's start, starts them afresh.
+ */
+static struct {
+	unsigned long mode;		/* the advisor_mode they belong to */
+	struct ksmpp_advisor advisor;
+	u64 pass_ns, pass_cpu_ns;	/* the pass's start; 0: not measured */
+	u64 batch_ns, batch_cpu_ns;	/* the last batch's start; 0: none */
+	struct ksmpp_batch_report batch; /* the last batch, but its times */
+	u64 hints_dropped;		/* the ring's count at the last batch */
+	unsigned long pages_to_scan;	/* the pass rule's advice; 0: none */
+} ksmpp_pace;
 
 /* Where the linear scan is: a process and an address in it. */
 static struct {
@@ -279,8 +294,30 @@ static struct page *ksmpp_scan_next(struct ksmpp_mm **slotp, unsigned long *addr
 	return NULL;
 }
 
+/*
+ * ksmppd's CPU time: the scheduler's sum, exact up to the last time it was
+ * switched out (a tick at most behind), the source of KSM's
+ * task_sched_runtime(), which is not exported.
+ */
+static u64 ksmpp_cpu_ns(void)
+{
+	return READ_ONCE(current->se.sum_exec_runtime);
+}
+
+static void ksmpp_advisor_limits(struct ksmpp_advisor_limits *lim)
+{
+	lim->target_scan_time = READ_ONCE(ksmpp_advisor_target_scan_time);
+	lim->max_cpu = READ_ONCE(ksmpp_advisor_max_cpu);
+	lim->min_pages = READ_ONCE(ksmpp_advisor_min_pages_to_scan);
+	lim->max_pages = READ_ONCE(ksmpp_advisor_max_pages_to_scan);
+}
+
 static void ksmpp_pass_start(void)
 {
+	if (ksmpp_pace.mode == KSMPP_ADVISOR_SCAN_TIME) {
+		ksmpp_pace.pass_ns = ktime_get_ns();
+		ksmpp_pace.pass_cpu_ns = ksmpp_cpu_ns();
+	}
 	ksmpp_discover_mms();
 	ksmpp_cursor.slot = list_first_entry_or_null(&ksmpp_mms, struct ksmpp_mm,
 						     scan_list);
@@ -292,9 +329,19 @@ static void ksmpp_pass_start(void)
 
 static void ksmpp_pass_end(void)
 {
+	struct ksmpp_advisor_limits lim;
+
 	ksmpp_unstable_reset();
 	ksmpp_reclaim_stale();
 	ksmpp_stats.full_scans++;
+	if (ksmpp_pace.mode != KSMPP_ADVISOR_SCAN_TIME || !ksmpp_pace.pass_ns)
+		return;
+	ksmpp_advisor_limits(&lim);
+	ksmpp_pace.pages_to_scan =
+		ksmpp_advise_pass(&ksmpp_pace.advisor, &lim, READ_ONCE(ksmpp_pages_to_scan),
+				  ktime_get_ns() - ksmpp_pace.pass_ns,
+				  ksmpp_cpu_ns() - ksmpp_pace.pass_cpu_ns);
+	ksmpp_pace.pass_ns = 0;
 }
 
 /*
@@ -455,23 +502,89 @@ static void ksmpp_count_zero_pages(void)
 }
 
 /*
- * One batch: hints first, up to hint_scan_percent of pages_to_scan, then the
- * linear scan for the rest, so that it is never starved. Under ksmpp_lock.
+ * At a batch's start: the advisor's measurements are reset if advisor_mode
+ * changed; in scan-time mode, the batch before, now that its sleep is over,
+ * sets the extra hinted pages of this one.
+ */
+static void ksmpp_advisor_batch_start(void)
+{
+	unsigned long mode = READ_ONCE(ksmpp_advisor_mode);
+	struct ksmpp_advisor_limits lim;
+	u64 now = ktime_get_ns(), cpu = ksmpp_cpu_ns();
+
+	if (mode != ksmpp_pace.mode) {
+		memset(&ksmpp_pace, 0, sizeof(ksmpp_pace));
+		ksmpp_pace.mode = mode;
+	} else if (mode == KSMPP_ADVISOR_SCAN_TIME && ksmpp_pace.batch_ns) {
+		ksmpp_pace.batch.wall_ns = now - ksmpp_pace.batch_ns;
+		ksmpp_pace.batch.cpu_ns = cpu - ksmpp_pace.batch_cpu_ns;
+		ksmpp_advisor_limits(&lim);
+		ksmpp_advise_hints(&ksmpp_pace.advisor, &lim, READ_ONCE(ksmpp_pages_to_scan),
+				   &ksmpp_pace.batch);
+	}
+	ksmpp_pace.batch_ns = now;
+	ksmpp_pace.batch_cpu_ns = cpu;
+}
+
+/* While ksmppd does not scan: a stop is no part of a pass's or batch's time. */
+static void ksmpp_advisor_pause(void)
+{
+	ksmpp_pace.pass_ns = 0;
+	ksmpp_pace.batch_ns = 0;
+}
+
+/*
+ * Set pages_to_scan to the pass rule's advice. Under the parameters' lock
+ * (so never under ksmpp_lock, which run's writers take inside it): a write
+ * of advisor_mode=none in between wins.
+ */
+static void ksmpp_advisor_apply(void)
+{
+	if (!ksmpp_pace.pages_to_scan)
+		return;
+	kernel_param_lock(THIS_MODULE);
+	if (READ_ONCE(ksmpp_advisor_mode) == KSMPP_ADVISOR_SCAN_TIME)
+		WRITE_ONCE(ksmpp_pages_to_scan, ksmpp_pace.pages_to_scan);
+	kernel_param_unlock(THIS_MODULE);
+	trace_ksmpp_advisor(ksmpp_pace.pages_to_scan, ksmpp_pace.advisor.scan_time);
+	ksmpp_pace.pages_to_scan = 0;
+}
+
+/*
+ * One batch: hints first, up to hint_scan_percent of pages_to_scan (and the
+ * advisor's extra hinted pages), then the linear scan for the rest of
+ * pages_to_scan, so that it is never starved. Under ksmpp_lock.
  */
 static void ksmpp_scan_batch(void)
 {
 	unsigned int budget = READ_ONCE(ksmpp_pages_to_scan);
-	unsigned int hint_budget = budget * READ_ONCE(ksmpp_hint_scan_percent) / 100;
+	unsigned int share = budget * READ_ONCE(ksmpp_hint_scan_percent) / 100;
 	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
 	unsigned long merges = ksmpp_stats.merges;
 	u64 dropped = ring ? ksmpp_hint_ring_dropped(ring) : 0;
 	unsigned int hinted, linear;
 
-	hinted = ksmpp_scan_hints(hint_budget);
-	linear = ksmpp_scan_linear(budget - hinted);
+	ksmpp_advisor_batch_start();
+	hinted = ksmpp_scan_hints(share + ksmpp_pace.advisor.hint_pages);
+	linear = ksmpp_scan_linear(budget - min(hinted, share));
 	if (ring && ksmpp_hint_ring_dropped(ring) != dropped)
 		trace_ksmpp_hints_dropped(ksmpp_hint_ring_dropped(ring) - dropped);
 	trace_ksmpp_scan_batch(hinted, linear, ksmpp_stats.merges - merges);
+
+	ksmpp_pace.batch = (struct ksmpp_batch_report){
+		.pages = hinted + linear,
+		.hint_share = share,
+		.hinted = hinted,
+		.hints_pending = (ring ? ksmpp_hint_ring_pending(ring) : 0) +
+				 !!ksmpp_hint_cursor.slot,
+	};
+	if (ring) {
+		dropped = ksmpp_hint_ring_dropped(ring);
+		/* A new ring (hint_buffer_size) counts from 0. */
+		ksmpp_pace.batch.hints_dropped = dropped - min(dropped, ksmpp_pace.hints_dropped);
+		ksmpp_pace.hints_dropped = dropped;
+	}
+	WRITE_ONCE(ksmpp_stats.hint_extra_pages, ksmpp_pace.advisor.hint_pages);
 	ksmpp_hints_count();
 	ksmpp_count_zero_pages();
 }
@@ -641,8 +754,11 @@ static int ksmpp_thread_fn(void *unused)
 		if (ksmpp_state == KSMPP_RUNNING) {
 			ksmpp_scan_batch();
 			sleep_ms = ksmpp_batch_sleep_ms();
+		} else {
+			ksmpp_advisor_pause();
 		}
 		mutex_unlock(&ksmpp_lock);
+		ksmpp_advisor_apply();
 
 		if (ksmpp_state == KSMPP_RUNNING)
 			schedule_timeout_interruptible(msecs_to_jiffies(sleep_ms));
@@ -669,7 +785,7 @@ void ksmpp_scanner_wake(void)
  * lets go of it meanwhile (every other parameter is a plain value, and
  * ksmpp_lock keeps run changes in order).
  */
-int ksmpp_set_run(unsigned int run)
+int ksmpp_set_run(unsigned long run)
 {
 	bool unmerge = run == KSMPP_RUN_UNMERGE;
 	int err = 0;
@@ -702,7 +818,7 @@ int ksmpp_set_run(unsigned int run)
  * while nothing is merged (-EBUSY otherwise), so that every merged page
  * follows the rule in force.
  */
-int ksmpp_set_merge_across_nodes(unsigned int merge)
+int ksmpp_set_merge_across_nodes(unsigned long merge)
 {
 	int err = 0;
 

@@ -77,6 +77,11 @@ KSMPP_KNOB(merge_across_nodes);
 KSMPP_KNOB(use_zero_pages);
 KSMPP_KNOB(smart_scan);
 KSMPP_KNOB(stable_node_chains_prune_millisecs);
+KSMPP_KNOB(advisor_mode);
+KSMPP_KNOB(advisor_max_cpu);
+KSMPP_KNOB(advisor_min_pages_to_scan);
+KSMPP_KNOB(advisor_max_pages_to_scan);
+KSMPP_KNOB(advisor_target_scan_time);
 KSMPP_KNOB(hint_buffer_size);
 KSMPP_KNOB(hint_scan_percent);
 
@@ -109,6 +114,7 @@ KSMPP_HINT_TOTAL(hints_consumed, consumed);
 KSMPP_STAT(hints_invalid);
 KSMPP_STAT(hint_pages_scanned);
 KSMPP_STAT(hint_merges);
+KSMPP_STAT(hint_extra_pages);
 
 static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_run.attr,
@@ -119,6 +125,11 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_use_zero_pages.attr,
 	&ksmpp_attr_smart_scan.attr,
 	&ksmpp_attr_stable_node_chains_prune_millisecs.attr,
+	&ksmpp_attr_advisor_mode.attr,
+	&ksmpp_attr_advisor_max_cpu.attr,
+	&ksmpp_attr_advisor_min_pages_to_scan.attr,
+	&ksmpp_attr_advisor_max_pages_to_scan.attr,
+	&ksmpp_attr_advisor_target_scan_time.attr,
 	&ksmpp_attr_hint_buffer_size.attr,
 	&ksmpp_attr_hint_scan_percent.attr,
 	&ksmpp_attr_pages_shared.attr,
@@ -142,6 +153,7 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_hints_invalid.attr,
 	&ksmpp_attr_hint_pages_scanned.attr,
 	&ksmpp_attr_hint_merges.attr,
+	&ksmpp_attr_hint_extra_pages.attr,
 	NULL,
 };
 

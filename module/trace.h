@@ -42,6 +42,22 @@ TRACE_EVENT(ksmpp_hints_dropped,
 	TP_printk("count=%llu", __entry->count)
 );
 
+/* The advisor's pages_to_scan, after a pass of scan_time seconds. */
+TRACE_EVENT(ksmpp_advisor,
+	TP_PROTO(unsigned long pages_to_scan, unsigned long scan_time),
+	TP_ARGS(pages_to_scan, scan_time),
+	TP_STRUCT__entry(
+		__field(unsigned long, pages_to_scan)
+		__field(unsigned long, scan_time)
+	),
+	TP_fast_assign(
+		__entry->pages_to_scan = pages_to_scan;
+		__entry->scan_time = scan_time;
+	),
+	TP_printk("pages_to_scan=%lu scan_time=%lu", __entry->pages_to_scan,
+		  __entry->scan_time)
+);
+
 /* One scanner batch. */
 TRACE_EVENT(ksmpp_scan_batch,
 	TP_PROTO(unsigned int hinted, unsigned int linear, unsigned long merges),

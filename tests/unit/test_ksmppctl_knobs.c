@@ -18,44 +18,45 @@
 #include "ksmppctl.h"
 #include "knobs.h"
 
-static void knobs_parse_uint_as_kstrtouint(void **state)
+static void knobs_parse_ulong_as_kstrtoul(void **state)
 {
-	static const struct { const char *text; unsigned int value; } good[] = {
+	static const struct { const char *text; unsigned long value; } good[] = {
 		{ "0", 0 }, { "7", 7 }, { "100000", 100000 }, { "+5", 5 },
 		{ "010", 10 }, { "00", 0 }, { "4294967295", UINT_MAX },
+		{ "4294967296", 4294967296UL }, { "18446744073709551615", ULONG_MAX },
 	};
 	static const char * const bad[] = {
 		"", "+", "-1", "-0", "abc", "12x", " 1", "1 ", "0x", "0x10", "0X1f",
 		/* The kernel takes one trailing newline (sysfs); argv has none. */
 		"1\n",
-		"4294967296", "99999999999999999999", "1.5", "++1",
+		"18446744073709551616", "99999999999999999999", "1.5", "++1",
 	};
-	unsigned int v;
+	unsigned long v;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(good); i++) {
 		v = 12345;
-		assert_int_equal(knob_parse_uint(good[i].text, &v), 0);
+		assert_int_equal(knob_parse_ulong(good[i].text, &v), 0);
 		assert_int_equal(v, good[i].value);
 	}
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		v = 12345;
-		assert_int_equal(knob_parse_uint(bad[i], &v), -1);
+		assert_int_equal(knob_parse_ulong(bad[i], &v), -1);
 		assert_int_equal(v, 12345);
 	}
 }
 
 static void knobs_parse_on_off_as_kstrtobool(void **state)
 {
-	static const struct { const char *text; unsigned int value; } good[] = {
+	static const struct { const char *text; unsigned long value; } good[] = {
 		{ "1", 1 }, { "y", 1 }, { "Y", 1 }, { "yes", 1 }, { "true", 1 },
 		{ "on", 1 }, { "ON", 1 }, { "enable", 1 }, { "1abc", 1 },
 		{ "0", 0 }, { "n", 0 }, { "no", 0 }, { "false", 0 }, { "off", 0 },
 		{ "Off", 0 }, { "disable", 0 },
 	};
 	static const char * const bad[] = { "", "2", "-1", "o", "ok", "x", " y", "maybe" };
-	unsigned int v;
+	unsigned long v;
 	size_t i;
 
 	(void)state;
@@ -79,11 +80,11 @@ static void knobs_find(void **state)
 	assert_null(knob_find("pages"));
 	assert_null(knob_find(""));
 	assert_null(knob_find("RUN"));
-	assert_int_equal(ksmpp_nknobs, 10);
+	assert_int_equal(ksmpp_nknobs, 15);
 }
 
 /* Check @text for knob @name: 0 and *@v, or -1 and the message in @err. */
-static int check(const char *name, const char *text, unsigned int *v, char *err)
+static int check(const char *name, const char *text, unsigned long *v, char *err)
 {
 	const struct ksmpp_knob *k = knob_find(name);
 
@@ -105,6 +106,10 @@ static void knobs_ranges(void **state)
 		{ "hint_buffer_size", "16" }, { "hint_buffer_size", "1048576" },
 		{ "hint_buffer_size", "4096" },
 		{ "hint_scan_percent", "0" }, { "hint_scan_percent", "100" },
+		{ "advisor_mode", "none" }, { "advisor_mode", "scan-time" },
+		{ "advisor_max_cpu", "0" }, { "advisor_max_cpu", "18446744073709551615" },
+		{ "advisor_min_pages_to_scan", "0" }, { "advisor_max_pages_to_scan", "4294967296" },
+		{ "advisor_target_scan_time", "1" },
 	};
 	static const struct { const char *name, *text; } bad[] = {
 		{ "run", "3" }, { "run", "-1" },
@@ -115,9 +120,13 @@ static void knobs_ranges(void **state)
 		{ "hint_buffer_size", "1000" }, { "hint_buffer_size", "17" },
 		{ "hint_buffer_size", "1048575" }, { "hint_buffer_size", "0x400" },
 		{ "hint_scan_percent", "101" }, { "hint_scan_percent", "" },
+		{ "advisor_mode", "scan" }, { "advisor_mode", "None" }, { "advisor_mode", "1" },
+		{ "advisor_mode", "" }, { "advisor_target_scan_time", "0" },
+		{ "advisor_max_cpu", "18446744073709551616" },
+		{ "advisor_min_pages_to_scan", "-1" },
 	};
 	char err[256];
-	unsigned int v;
+	unsigned long v;
 	size_t i;
 
 	(void)state;
@@ -135,7 +144,7 @@ static void knobs_ranges(void **state)
 static void knobs_messages_match_kernel(void **state)
 {
 	char err[256];
-	unsigned int v;
+	unsigned long v;
 
 	(void)state;
 	check("pages_to_scan", "0x10", &v, err);
@@ -147,13 +156,18 @@ static void knobs_messages_match_kernel(void **state)
 		"invalid hint_buffer_size '1000': allowed are powers of two from 16 to 1048576");
 	check("run", "abc", &v, err);
 	assert_string_equal(err, "invalid run 'abc': allowed are 0 to 2");
+	check("advisor_mode", "auto", &v, err);
+	assert_string_equal(err, "invalid advisor_mode 'auto': allowed are none and scan-time");
+	check("advisor_target_scan_time", "0", &v, err);
+	assert_string_equal(err,
+		"invalid advisor_target_scan_time '0': allowed are 1 to 18446744073709551615");
 }
 
 static void knobs_assignments(void **state)
 {
 	const struct ksmpp_knob *k;
-	unsigned int v;
-	char err[256];
+	unsigned long v;
+	char err[640];
 
 	(void)state;
 	assert_int_equal(knob_check_assignment("pages_to_scan=500", &k, &v, err, sizeof(err)), 0);
@@ -166,7 +180,12 @@ static void knobs_assignments(void **state)
 	assert_null(k);
 	assert_string_equal(err, "unknown parameter 'pages': known are run, pages_to_scan, "
 			    "sleep_millisecs, max_page_sharing, merge_across_nodes, use_zero_pages, "
-			    "smart_scan, stable_node_chains_prune_millisecs, hint_buffer_size, hint_scan_percent");
+			    "smart_scan, stable_node_chains_prune_millisecs, advisor_mode, "
+			    "advisor_max_cpu, advisor_min_pages_to_scan, advisor_max_pages_to_scan, "
+			    "advisor_target_scan_time, hint_buffer_size, hint_scan_percent");
+	assert_int_equal(knob_check_assignment("advisor_mode=scan-time", &k, &v, err, sizeof(err)),
+			 0);
+	assert_int_equal(v, 1);
 	assert_int_equal(knob_check_assignment("run", &k, &v, err, sizeof(err)), -1);
 	assert_string_equal(err, "parameter run needs a value: run=VALUE");
 	assert_int_equal(knob_check_assignment("run=", &k, &v, err, sizeof(err)), -1);
@@ -215,46 +234,92 @@ static char *read_module_params(void)
 	return text;
 }
 
-/* A range bound as params.c writes it: a number, or a <limits.h> name. */
-static unsigned int bound(const char *text)
+/*
+ * A value as params.c writes it: a number, a <limits.h> name, or a name
+ * that module/ksmpp.h defines (a #define or an enum constant).
+ */
+static unsigned long value_of(const char *text)
 {
+	static const char * const advisor_modes[] = {
+		"KSMPP_ADVISOR_NONE", "KSMPP_ADVISOR_SCAN_TIME",
+	};
+	size_t i;
+
+	if (!strcmp(text, "ULONG_MAX"))
+		return ULONG_MAX;
 	if (!strcmp(text, "UINT_MAX"))
 		return UINT_MAX;
 	if (!strcmp(text, "INT_MAX"))
 		return INT_MAX;
-	return (unsigned int)strtoul(text, NULL, 10);
+	if (!strcmp(text, "KSMPP_DEFAULT_PAGES_TO_SCAN"))
+		return 100;
+	for (i = 0; i < ARRAY_SIZE(advisor_modes); i++)
+		if (!strcmp(text, advisor_modes[i]))
+			return i;
+	if (text[0] < '0' || text[0] > '9')
+		fail_msg("params.c value %s unknown to this test", text);
+	return strtoul(text, NULL, 10);
 }
 
-/* Every KSMPP_UINT_PARAM() of the module is in the table, alike, and back. */
+/* The string after @p's next '"', cut at its closing '"'; @p moves past it. */
+static char *next_string(char **p)
+{
+	char *q, *start = strchr(*p, '"');
+
+	assert_non_null(start);
+	q = strchr(start + 1, '"');
+	assert_non_null(q);
+	*q = '\0';
+	*p = q;
+	return start + 1;
+}
+
+/* Every KSMPP_*_PARAM() of the module is in the table, alike, and back. */
 static void knobs_table_matches_module(void **state)
 {
 	static const char * const kinds[] = {
 		[KNOB_NUMBER] = "NUMBER", [KNOB_POWER_OF_2] = "POWER_OF_2",
-		[KNOB_ON_OFF] = "ON_OFF",
+		[KNOB_ON_OFF] = "ON_OFF", [KNOB_CHOICE] = "CHOICE",
 	};
-	char *text = read_module_params(), *p, *q, name[64], lo[16], hi[16], kind[16];
-	unsigned int def, n = 0;
+	char *text = read_module_params(), *p, name[64], def[64], lo[32], hi[64], kind[16];
 	const struct ksmpp_knob *k;
+	unsigned int n = 0;
+	unsigned long i;
 
 	(void)state;
-	for (p = strstr(text, "\nKSMPP_UINT_PARAM("); p;
-	     p = strstr(p + 1, "\nKSMPP_UINT_PARAM(")) {
-		assert_int_equal(sscanf(p, " KSMPP_UINT_PARAM(%63[a-z_0-9], %u, %15[A-Z_0-9], "
-					"%15[A-Z_0-9], %15[A-Z_0-9],", name, &def, lo, hi, kind), 5);
+	for (p = strstr(text, "\nKSMPP_"); p; p = strstr(p + 1, "\nKSMPP_")) {
+		if (sscanf(p, " KSMPP_NUMBER_PARAM(%63[a-z_0-9], %63[A-Z_0-9], %31[A-Z_0-9], "
+			   "%63[A-Z_0-9], %15[A-Z_0-9],", name, def, lo, hi, kind) == 5) {
+		} else if (sscanf(p, " KSMPP_ON_OFF_PARAM(%63[a-z_0-9], %63[0-9],", name, def) == 2) {
+			strcpy(lo, "0");
+			strcpy(hi, "1");
+			strcpy(kind, "ON_OFF");
+		} else if (sscanf(p, " KSMPP_CHOICE_PARAM(%63[a-z_0-9], %63[A-Z_0-9],",
+				  name, def) == 2) {
+			strcpy(lo, "0");
+			strcpy(kind, "CHOICE");
+			k = knob_find(name);
+			assert_non_null(k);
+			snprintf(hi, sizeof(hi), "%lu", k->max);
+			/* Each of ksmppctl's names is one of the module's. */
+			for (i = 0; i <= k->max; i++) {
+				char choice[64];
+
+				snprintf(choice, sizeof(choice), "\"%s\"", k->choices[i]);
+				assert_non_null(strstr(text, choice));
+			}
+		} else {
+			continue;	/* a helper's name, not a definition */
+		}
 		k = knob_find(name);
 		if (!k)
 			fail_msg("module parameter %s is not in ksmppctl's table", name);
-		assert_int_equal(k->def, def);
-		assert_int_equal(k->min, bound(lo));
-		assert_int_equal(k->max, bound(hi));
+		assert_int_equal(k->def, value_of(def));
+		assert_int_equal(k->min, value_of(lo));
+		assert_int_equal(k->max, value_of(hi));
 		assert_string_equal(kinds[k->kind], kind);
 		/* The description: the macro's first string. */
-		p = strchr(p, '"');
-		q = strchr(p + 1, '"');
-		assert_non_null(q);
-		*q = '\0';
-		assert_string_equal(k->desc, p + 1);
-		p = q;
+		assert_string_equal(k->desc, next_string(&p));
 		n++;
 	}
 	assert_int_equal(n, ksmpp_nknobs);
@@ -264,7 +329,7 @@ static void knobs_table_matches_module(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(knobs_parse_uint_as_kstrtouint),
+		cmocka_unit_test(knobs_parse_ulong_as_kstrtoul),
 		cmocka_unit_test(knobs_parse_on_off_as_kstrtobool),
 		cmocka_unit_test(knobs_find),
 		cmocka_unit_test(knobs_ranges),

@@ -10,27 +10,41 @@
 #include "ksmppctl.h"
 #include "knobs.h"
 
+/* A knob that takes a number or on/off. */
+#define KNOB(name, def, min, max, kind, desc) { name, def, min, max, kind, desc, NULL }
+
 const struct ksmpp_knob ksmpp_knobs[] = {
-	{ "run", 0, 0, 2, KNOB_NUMBER,
-	  "0 stop, 1 merge, 2 unmerge everything and stop" },
-	{ "pages_to_scan", 100, 0, UINT_MAX, KNOB_NUMBER,
-	  "pages the scanner visits per wake-up" },
-	{ "sleep_millisecs", 20, 0, UINT_MAX, KNOB_NUMBER,
-	  "milliseconds the scanner sleeps between batches" },
-	{ "max_page_sharing", 256, 2, INT_MAX, KNOB_NUMBER,
-	  "most mappings of one merged page" },
-	{ "merge_across_nodes", 1, 0, 1, KNOB_NUMBER,
-	  "1 merge pages of all NUMA nodes, 0 only pages of one node" },
-	{ "use_zero_pages", 0, 0, 1, KNOB_ON_OFF,
-	  "merge empty pages with the kernel's zero page" },
-	{ "smart_scan", 1, 0, 1, KNOB_ON_OFF,
-	  "visit pages that keep failing to merge less often" },
-	{ "stable_node_chains_prune_millisecs", 2000, 0, UINT_MAX, KNOB_NUMBER,
-	  "KSM's, kept for tools: stale nodes go at every pass end" },
-	{ "hint_buffer_size", 1024, 16, 1048576, KNOB_POWER_OF_2,
-	  "entries of the I/O hint ring, a power of two" },
-	{ "hint_scan_percent", 75, 0, 100, KNOB_NUMBER,
-	  "most of each batch that hinted pages may take (0: no hints)" },
+	KNOB("run", 0, 0, 2, KNOB_NUMBER,
+	  "0 stop, 1 merge, 2 unmerge everything and stop"),
+	KNOB("pages_to_scan", 100, 0, UINT_MAX, KNOB_NUMBER,
+	  "pages the scanner visits per wake-up"),
+	KNOB("sleep_millisecs", 20, 0, UINT_MAX, KNOB_NUMBER,
+	  "milliseconds the scanner sleeps between batches"),
+	KNOB("max_page_sharing", 256, 2, INT_MAX, KNOB_NUMBER,
+	  "most mappings of one merged page"),
+	KNOB("merge_across_nodes", 1, 0, 1, KNOB_NUMBER,
+	  "1 merge pages of all NUMA nodes, 0 only pages of one node"),
+	KNOB("use_zero_pages", 0, 0, 1, KNOB_ON_OFF,
+	  "merge empty pages with the kernel's zero page"),
+	KNOB("smart_scan", 1, 0, 1, KNOB_ON_OFF,
+	  "visit pages that keep failing to merge less often"),
+	KNOB("stable_node_chains_prune_millisecs", 2000, 0, UINT_MAX, KNOB_NUMBER,
+	  "KSM's, kept for tools: stale nodes go at every pass end"),
+	{ "advisor_mode", 0, 0, 1, KNOB_CHOICE,
+	  "none: pages_to_scan as set; scan-time: set by the advisor",
+	  (const char * const []){ "none", "scan-time" } },
+	KNOB("advisor_max_cpu", 70, 0, ULONG_MAX, KNOB_NUMBER,
+	  "scan-time: most CPU per cent ksmppd may use"),
+	KNOB("advisor_min_pages_to_scan", 500, 0, ULONG_MAX, KNOB_NUMBER,
+	  "scan-time: fewest pages per wake-up"),
+	KNOB("advisor_max_pages_to_scan", 30000, 0, ULONG_MAX, KNOB_NUMBER,
+	  "scan-time: most pages per wake-up, hinted pages included"),
+	KNOB("advisor_target_scan_time", 200, 1, ULONG_MAX, KNOB_NUMBER,
+	  "scan-time: seconds a full pass should take"),
+	KNOB("hint_buffer_size", 1024, 16, 1048576, KNOB_POWER_OF_2,
+	  "entries of the I/O hint ring, a power of two"),
+	KNOB("hint_scan_percent", 75, 0, 100, KNOB_NUMBER,
+	  "most of each batch that hinted pages may take (0: no hints)"),
 };
 
 const size_t ksmpp_nknobs = ARRAY_SIZE(ksmpp_knobs);
@@ -45,25 +59,26 @@ const struct ksmpp_knob *knob_find(const char *name)
 	return NULL;
 }
 
-int knob_parse_uint(const char *s, unsigned int *value)
+int knob_parse_ulong(const char *s, unsigned long *value)
 {
-	unsigned long long v = 0;
+	unsigned long v = 0, digit;
 	const char *start;
 
 	if (*s == '+')
 		s++;
 	for (start = s; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (unsigned int)(*s - '0');
-		if (v > UINT_MAX)
+		digit = (unsigned long)(*s - '0');
+		if (v > (ULONG_MAX - digit) / 10)
 			return -1;
+		v = v * 10 + digit;
 	}
 	if (s == start || *s)
 		return -1;
-	*value = (unsigned int)v;
+	*value = v;
 	return 0;
 }
 
-int knob_parse_on_off(const char *s, unsigned int *value)
+int knob_parse_on_off(const char *s, unsigned long *value)
 {
 	switch (tolower((unsigned char)s[0])) {
 	case '1': case 'y': case 't': case 'e':
@@ -82,16 +97,26 @@ int knob_parse_on_off(const char *s, unsigned int *value)
 	return -1;
 }
 
-static bool is_power_of_2(unsigned int v)
+static bool is_power_of_2(unsigned long v)
 {
 	return v && !(v & (v - 1));
 }
 
 int knob_check(const struct ksmpp_knob *knob, const char *text,
-	       unsigned int *value, char *err, size_t errlen)
+	       unsigned long *value, char *err, size_t errlen)
 {
-	unsigned int v;
+	unsigned long v;
 
+	if (knob->kind == KNOB_CHOICE) {
+		for (v = 0; v <= knob->max; v++)
+			if (!strcmp(text, knob->choices[v])) {
+				*value = v;
+				return 0;
+			}
+		snprintf(err, errlen, "invalid %s '%s': allowed are %s and %s",
+			 knob->name, text, knob->choices[0], knob->choices[1]);
+		return -1;
+	}
 	if (knob->kind == KNOB_ON_OFF) {
 		if (!knob_parse_on_off(text, value))
 			return 0;
@@ -99,9 +124,9 @@ int knob_check(const struct ksmpp_knob *knob, const char *text,
 			 knob->name, text);
 		return -1;
 	}
-	if (knob_parse_uint(text, &v) || v < knob->min || v > knob->max ||
+	if (knob_parse_ulong(text, &v) || v < knob->min || v > knob->max ||
 	    (knob->kind == KNOB_POWER_OF_2 && !is_power_of_2(v))) {
-		snprintf(err, errlen, "invalid %s '%s': allowed are %s%u to %u",
+		snprintf(err, errlen, "invalid %s '%s': allowed are %s%lu to %lu",
 			 knob->name, text,
 			 knob->kind == KNOB_POWER_OF_2 ? "powers of two from " : "",
 			 knob->min, knob->max);
@@ -129,10 +154,10 @@ void knob_names(char *buf, size_t len)
 }
 
 int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
-			  unsigned int *value, char *err, size_t errlen)
+			  unsigned long *value, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '=');
-	char name[64], names[256];
+	char name[64], names[512];
 	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 
 	if (len >= sizeof(name))

@@ -2,7 +2,7 @@
 /*
  * ksmppctl: the module's tunables and their allowed values.
  *
- * The table mirrors module/params.c (KSMPP_UINT_PARAM): the same names,
+ * The table mirrors module/params.c (KSMPP_*_PARAM): the same names,
  * defaults, ranges and kinds, so that a bad value is refused
  * before anything reaches the kernel, with the kernel's own wording. A unit
  * test (tests/unit/test_ksmppctl_knobs.c) compares the two.
@@ -18,15 +18,17 @@ enum knob_kind {
 	KNOB_NUMBER,		/* decimal, min to max */
 	KNOB_POWER_OF_2,	/* decimal, min to max, a power of two */
 	KNOB_ON_OFF,		/* 1/0, y/n, on/off...: kstrtobool's words */
+	KNOB_CHOICE,		/* a name of .choices; the value is its index */
 };
 
 struct ksmpp_knob {
 	const char *name;	/* parameter and /sys/kernel/mm/ksmpp file */
-	unsigned int def;	/* the module's default */
-	unsigned int min;	/* smallest allowed value */
-	unsigned int max;	/* largest allowed value */
+	unsigned long def;	/* the module's default */
+	unsigned long min;	/* smallest allowed value */
+	unsigned long max;	/* largest allowed value */
 	enum knob_kind kind;
 	const char *desc;	/* one line, for --help and the man page */
+	const char * const *choices; /* KNOB_CHOICE: the names of 0..max */
 };
 
 extern const struct ksmpp_knob ksmpp_knobs[];
@@ -36,17 +38,17 @@ extern const size_t ksmpp_nknobs;
 const struct ksmpp_knob *knob_find(const char *name);
 
 /*
- * Parse @text as the kernel's kstrtouint(text, 10) does (as KSM's files
- * do): decimal digits with an optional leading '+', nothing else. 0 on
- * success, -1 if @text is no number that fits an unsigned int.
+ * Parse @text as the kernel's kstrtoul(text, 10) does (as KSM's files do):
+ * decimal digits with an optional leading '+', nothing else. 0 on success,
+ * -1 if @text is no number that fits an unsigned long.
  */
-int knob_parse_uint(const char *text, unsigned int *value);
+int knob_parse_ulong(const char *text, unsigned long *value);
 
 /*
  * Parse @text as the kernel's kstrtobool() does (7.x's words): 1/y/t/e/on
  * for 1, 0/n/f/d/off for 0, by the first letters only. 0 or -1.
  */
-int knob_parse_on_off(const char *text, unsigned int *value);
+int knob_parse_on_off(const char *text, unsigned long *value);
 
 /*
  * Check @text as a value of @knob. On success, 0 and *@value; else -1 and
@@ -54,7 +56,7 @@ int knob_parse_on_off(const char *text, unsigned int *value);
  * kernel's log line ("invalid NAME 'TEXT': allowed are MIN to MAX").
  */
 int knob_check(const struct ksmpp_knob *knob, const char *text,
-	       unsigned int *value, char *err, size_t errlen);
+	       unsigned long *value, char *err, size_t errlen);
 
 /*
  * Check a "name=value" load parameter. On success, 0, the knob in *@knob and
@@ -62,7 +64,7 @@ int knob_check(const struct ksmpp_knob *knob, const char *text,
  * '=', bad value).
  */
 int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
-			  unsigned int *value, char *err, size_t errlen);
+			  unsigned long *value, char *err, size_t errlen);
 
 /* "run, pages_to_scan, ...": every knob name, for messages. */
 void knob_names(char *buf, size_t len);

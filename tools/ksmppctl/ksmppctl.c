@@ -96,14 +96,18 @@ static const char usage_text[] =
 
 static void usage(FILE *out)
 {
-	char knobs[2048];
+	char knobs[4096];
 	size_t i, used = 0;
 
 	knobs[0] = '\0';
 	for (i = 0; i < ksmpp_nknobs && used < sizeof(knobs); i++) {
 		const struct ksmpp_knob *k = &ksmpp_knobs[i];
-		int n = snprintf(knobs + used, sizeof(knobs) - used,
-				 "  %-18s %s%u..%u, default %u: %s\n", k->name,
+		int n = k->kind == KNOB_CHOICE ?
+			snprintf(knobs + used, sizeof(knobs) - used,
+				 "  %-18s %s or %s, default %s: %s\n", k->name,
+				 k->choices[0], k->choices[1], k->choices[k->def], k->desc) :
+			snprintf(knobs + used, sizeof(knobs) - used,
+				 "  %-18s %s%lu..%lu, default %lu: %s\n", k->name,
 				 k->kind == KNOB_POWER_OF_2 ? "powers of two " :
 				 k->kind == KNOB_ON_OFF ? "on/off, " : "",
 				 k->min, k->max, k->def, k->desc);
@@ -365,7 +369,7 @@ static int cmd_load(int argc, char **argv)
 	const char *path = getenv("KSMPP_MODULE");
 	struct kmod_module *mod = NULL, *loaded = NULL;
 	struct kmod_ctx *ctx;
-	char options[1024] = "", err[256];
+	char options[1024] = "", err[640];
 	struct ksmpp_status st;
 	bool force = false;
 	struct klog k;
@@ -390,7 +394,7 @@ static int cmd_load(int argc, char **argv)
 	}
 	for (i = optind; i < argc; i++) {
 		const struct ksmpp_knob *knob;
-		unsigned int value;
+		unsigned long value;
 		size_t used = strlen(options);
 
 		if (!force &&
@@ -777,9 +781,9 @@ static int cmd_set(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char path[256], err[256], now_value[32], names[256];
+	char path[256], err[640], now_value[32], names[512];
 	const char *name, *text;
-	unsigned int value = 0;
+	unsigned long value = 0;
 	bool force = false;
 	struct klog k;
 	int c, ret, status = EXIT_OK;

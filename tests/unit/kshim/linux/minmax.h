@@ -5,5 +5,10 @@
 
 #define max(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a > _b ? _a : _b; })
 #define min(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); _a < _b ? _a : _b; })
+#define max_t(t, a, b) max((t)(a), (t)(b))
+#define min_t(t, a, b) min((t)(a), (t)(b))
+#define max3(a, b, c) max(max(a, b), c)
+#define min3(a, b, c) min(min(a, b), c)
+#define clamp(v, lo, hi) min(max(v, lo), hi)
 
 #endif
