@@ -57,17 +57,16 @@ KSM_SYSFS=/sys/kernel/mm/ksm
 KSMPP_PARAMS=/sys/module/ksmpp/parameters
 
 # engine_start [PAGES_TO_SCAN [SLEEP_MILLISECS]]: the engine merges from now
-# on, at 1000 pages every 10 ms unless told otherwise.
+# on, at 1000 pages every 10 ms unless told otherwise (or as its advisor
+# sets pages_to_scan, if advisor_mode is scan-time).
 engine_start() {
-	local pages=${1:-1000} sleep=${2:-10}
-	if [ "$KSMPP_ENGINE" = ksm ]; then
-		echo "$pages" > $KSM_SYSFS/pages_to_scan &&
-			echo "$sleep" > $KSM_SYSFS/sleep_millisecs &&
-			echo 1 > $KSM_SYSFS/run
-	elif loaded; then
-		echo "$pages" > $KSMPP_PARAMS/pages_to_scan &&
-			echo "$sleep" > $KSMPP_PARAMS/sleep_millisecs &&
-			echo 1 > $KSMPP_PARAMS/run
+	local pages=${1:-1000} sleep=${2:-10} dir=$KSMPP_PARAMS
+	[ "$KSMPP_ENGINE" = ksm ] && dir=$KSM_SYSFS
+	if [ "$KSMPP_ENGINE" = ksm ] || loaded; then
+		if ! grep -qF '[scan-time]' $dir/advisor_mode 2>/dev/null; then
+			echo "$pages" > $dir/pages_to_scan || return 1
+		fi
+		echo "$sleep" > $dir/sleep_millisecs && echo 1 > $dir/run
 	else
 		insmod $KSMPP_KO pages_to_scan="$pages" sleep_millisecs="$sleep" run=1
 	fi

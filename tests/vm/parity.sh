@@ -7,9 +7,6 @@
 . /tests/lib.sh
 
 dir=/sys/kernel/mm/ksmpp
-# KSM's newer files that ksmpp does not have yet (issue #14).
-not_yet="advisor_mode advisor_max_cpu advisor_min_pages_to_scan \
-advisor_max_pages_to_scan advisor_target_scan_time"
 
 # writable FILE: the owner may write FILE (its mode, as root ignores it).
 writable() { [ -n "$(find "$1" -perm -200)" ]; }
@@ -19,13 +16,17 @@ outcome() {
 	if (printf '%s' "$2" > "$1") 2>/dev/null; then echo taken; else echo refused; fi
 }
 
+# value_of FILE: what to write to FILE to restore it: its value, or the
+# chosen name of a choice ("[none] scan-time": none).
+value_of() { sed 's/.*\[\(.*\)\].*/\1/' "$1"; }
+
 # same_outcomes NAME VALUE...: each VALUE, written to KSM's NAME and to
 # ksmpp's, is taken by both or refused by both; both restored after.
 same_outcomes() {
 	local name=$1 ksm_old ksmpp_old value ksm ksmpp bad=""
 	shift
-	ksm_old=$(cat $KSM_SYSFS/$name)
-	ksmpp_old=$(cat $dir/$name)
+	ksm_old=$(value_of $KSM_SYSFS/$name)
+	ksmpp_old=$(value_of $dir/$name)
 	for value; do
 		ksm=$(outcome $KSM_SYSFS/$name "$value")
 		ksmpp=$(outcome $dir/$name "$value")
@@ -43,9 +44,6 @@ flags="0 1 2 y n Y N on off yes no true false -1 x"
 
 insmod $KSMPP_KO
 for f in $(ls $KSM_SYSFS); do
-	case " $not_yet " in
-	*" $f "*) continue ;;
-	esac
 	if ! check "KSM's $f is in $dir" [ -e $dir/$f ]; then
 		continue
 	fi
@@ -66,6 +64,26 @@ for f in use_zero_pages smart_scan; do
 	# shellcheck disable=SC2086
 	check "$f takes the values KSM's takes" same_outcomes $f $flags
 done
+# The advisor's, from 6.7.
+if [ -e $KSM_SYSFS/advisor_mode ]; then
+	for f in advisor_max_cpu advisor_min_pages_to_scan advisor_max_pages_to_scan \
+		advisor_target_scan_time; do
+		# shellcheck disable=SC2086
+		check "$f takes the values KSM's takes" same_outcomes $f $numbers "4 5" " 5"
+	done
+	check "advisor_mode takes the values KSM's takes" same_outcomes advisor_mode \
+		none scan-time scan none-x None SCAN-TIME 0 1 "" " none" "none " "[none]"
+	echo scan-time > $KSM_SYSFS/advisor_mode
+	echo scan-time > $dir/advisor_mode
+	check "pages_to_scan refused by both while the advisor sets it" \
+		same_outcomes pages_to_scan 100 abc
+	check "... and both start from advisor_min_pages_to_scan" \
+		[ "$(cat $KSM_SYSFS/pages_to_scan)" = "$(cat $dir/pages_to_scan)" ]
+	echo none > $KSM_SYSFS/advisor_mode
+	echo none > $dir/advisor_mode
+	check "advisor_mode=none: both back at the same pages_to_scan" \
+		[ "$(cat $KSM_SYSFS/pages_to_scan)" = "$(cat $dir/pages_to_scan)" ]
+fi
 # run: the values KSM's refuses (a write of 1 to KSM's would start ksmd).
 check "run refuses what KSM's refuses" same_outcomes run 3 -1 0x1 abc 4294967296 1.0 ""
 check "run=0 taken by both" same_outcomes run 0

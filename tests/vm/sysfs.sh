@@ -15,7 +15,8 @@ for f in run pages_to_scan sleep_millisecs max_page_sharing pages_shared \
 	 merge_across_nodes use_zero_pages stable_node_chains stable_node_dups \
 	 stable_node_chains_prune_millisecs smart_scan pages_skipped \
 	 hint_buffer_size hint_scan_percent hints_generated hints_dropped \
-	 hints_consumed hints_pending hints_invalid; do
+	 hints_consumed hints_pending hints_invalid hint_extra_pages advisor_max_cpu \
+	 advisor_min_pages_to_scan advisor_max_pages_to_scan advisor_target_scan_time; do
 	check "$f readable as a number" sh -c "grep -qx -- '-\?[0-9]*' $dir/$f"
 done
 for f in pages_shared pages_sharing pages_unshared full_scans; do
