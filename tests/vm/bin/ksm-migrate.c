@@ -51,18 +51,6 @@ static void query_nodes(unsigned int w, int *status)
 		die("move_pages query: %s", strerror(errno));
 }
 
-/* How many of worker W's shared pages are on NODE. */
-static size_t pages_on_node(unsigned int w, int node)
-{
-	int status[SHARED];
-	size_t i, n = 0;
-
-	query_nodes(w, status);
-	for (i = 0; i < SHARED; i++)
-		n += status[i] == node;
-	return n;
-}
-
 /*
  * After pages moved to NODE: every sharer has them all there, on one frame
  * per page, contents intact; BEFORE (frames before the move) differ from
@@ -77,9 +65,9 @@ static void expect_moved(const char *how, int node, const uint64_t *before, size
 	say("%s: %zu frames changed", how, changed);
 	for (w = 0; w < MAX_WORKERS; w++)
 		if (workers & WORKER(w))
-			expect(pages_on_node(w, node) == SHARED,
+			expect(pool_pages_on_node(pool, w, 0, SHARED, node) == SHARED,
 			       "%s: worker %u has %zu of %d pages on node %d", how, w,
-			       pages_on_node(w, node), SHARED, node);
+			       pool_pages_on_node(pool, w, 0, SHARED, node), SHARED, node);
 	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
 	       "%s: sharers do not map the same frames (%zu of %d)", how,
 	       pool_count_merged(pool, workers, 0, SHARED), SHARED);
@@ -172,7 +160,7 @@ int main(void)
 		die("page 0 on node %d", status[0]);
 	first = 1 - status[0];
 	other = status[0];
-	moved = SHARED - pages_on_node(0, first);
+	moved = SHARED - pool_pages_on_node(pool, 0, 0, SHARED, first);
 	say("%zu pages not on node %d, moving all there", moved, first);
 	move_all(0, first);
 	expect_moved("move_pages", first, before, moved);

@@ -231,22 +231,6 @@ static void scenario_zero_off(struct pool *pool)
 	pool_expect_intact(pool, workers, "empty pages merged");
 }
 
-/* How many of worker W's shared pages are on NODE (move_pages query). */
-static size_t pages_on_node(const struct pool *pool, unsigned int w, int node)
-{
-	void *pages[SHARED];
-	int status[SHARED];
-	size_t i, n = 0;
-
-	for (i = 0; i < SHARED; i++)
-		pages[i] = (void *)(pool_base(pool, w) + i * PAGE_SIZE);
-	if (syscall(SYS_move_pages, pool_pid(pool, w), SHARED, pages, NULL, status, 0))
-		die("move_pages query: %s", strerror(errno));
-	for (i = 0; i < SHARED; i++)
-		n += status[i] == node;
-	return n;
-}
-
 /*
  * Workers 0 and 1 on node 0, 2 and 3 on node 1, all with the same SHARED
  * pages, merged; merge_across_nodes cannot change while they are.
@@ -260,9 +244,9 @@ static void nodes(struct pool *pool, bool across)
 
 	expect_knob("merge_across_nodes", across);
 	for (w = 0; w < 4; w++)
-		if (!expect(pages_on_node(pool, w, w / 2) == SHARED,
+		if (!expect(pool_pages_on_node(pool, w, 0, SHARED, w / 2) == SHARED,
 			    "worker %u: %zu of %d pages on node %u", w,
-			    pages_on_node(pool, w, w / 2), SHARED, w / 2))
+			    pool_pages_on_node(pool, w, 0, SHARED, w / 2), SHARED, w / 2))
 			finish("placement");
 	if (engine("start"))
 		die("engine_start failed");

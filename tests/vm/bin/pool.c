@@ -492,6 +492,26 @@ uint64_t *pool_frames(const struct pool *pool, unsigned int w, size_t first, siz
 	return pfns;
 }
 
+size_t pool_pages_on_node(const struct pool *pool, unsigned int w, size_t first,
+			  size_t count, int node)
+{
+	void **pages = calloc(count, sizeof(*pages));
+	int *status = calloc(count, sizeof(*status));
+	size_t i, n = 0;
+
+	if (!pages || !status)
+		die("out of memory");
+	for (i = 0; i < count; i++)
+		pages[i] = (void *)(pool_base(pool, w) + (first + i) * PAGE_SIZE);
+	if (syscall(SYS_move_pages, pool_pid(pool, w), count, pages, NULL, status, 0))
+		die("move_pages query: %s", strerror(errno));
+	for (i = 0; i < count; i++)
+		n += status[i] == node;
+	free(pages);
+	free(status);
+	return n;
+}
+
 uint64_t zero_pfn(void)
 {
 	static uint64_t pfn;

@@ -96,6 +96,9 @@ void pool_pfns(const struct pool *pool, unsigned int w, size_t first, size_t cou
 uint64_t *pool_frames(const struct pool *pool, unsigned int w, size_t first, size_t count);
 /* The zero page's frame, as pagemap shows it. */
 uint64_t zero_pfn(void);
+/* How many of worker W's pages [FIRST, FIRST + COUNT) are on NUMA node NODE. */
+size_t pool_pages_on_node(const struct pool *pool, unsigned int w, size_t first,
+			  size_t count, int node);
 /* How many of the COUNT numbers in A and B are equal. */
 size_t count_equal(const uint64_t *a, const uint64_t *b, size_t count);
 /* How many pages i in [FIRST, FIRST + COUNT) all WORKERS map at one frame. */
