@@ -23,14 +23,17 @@
  * batch used all of its hinted share and hints were still waiting, or when
  * the ring dropped hints, ksmppd is behind the I/O: the extra hinted pages
  * per batch double (from at least the hinted share). When a batch left
- * part of its share unused and no hint waits, the I/O has slowed or
- * stopped: they halve, down to none. The extra pages are bounded by what
+ * part of its share unused and no hint waits, the I/O has paused or
+ * stopped: they shrink by a quarter, down to none. Slowly, because reads
+ * come in bursts, and pages kept for hints cost nothing while no hint
+ * comes: the next burst finds them. The extra pages are bounded by what
  * advisor_max_cpu allows: with the batch's cost per page and the sleep
  * between batches, the pages per batch at which ksmppd would use that much
  * CPU; and by advisor_max_pages_to_scan for the whole batch. The linear
  * scan keeps its share of pages_to_scan meanwhile.
  */
 #include <linux/limits.h>
+#include <linux/math.h>
 #include <linux/minmax.h>
 #include <linux/time64.h>
 
@@ -106,7 +109,7 @@ unsigned long ksmpp_advise_hints(struct ksmpp_advisor *adv,
 	if (batch->hints_dropped || (batch->hints_pending && batch->hinted >= budget))
 		pages = max3(pages, batch->hint_share, 1UL) * 2;	/* behind */
 	else if (!batch->hints_pending && batch->hinted < budget)
-		pages /= 2;						/* caught up */
+		pages -= DIV_ROUND_UP(pages, 4);			/* caught up */
 
 	/* pages_to_scan and the extra pages, in the CPU cap and the maximum. */
 	room = min3(ksmpp_pages_within_cpu(lim, batch), lim->max_pages,

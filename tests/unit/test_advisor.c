@@ -144,15 +144,17 @@ static void test_hints_dropped_is_behind(void **state)
 	assert_int_equal(ksmpp_advise_hints(&adv, &ksm_limits, 100, &b), 150);
 }
 
-static void test_hints_caught_up_halves(void **state)
+static void test_hints_caught_up_shrinks(void **state)
 {
 	struct ksmpp_advisor adv = { .hint_pages = 300 };
 	struct ksmpp_batch_report b = batch(20, 0, 0);
 	int i;
 
 	(void)state;
-	assert_int_equal(ksmpp_advise_hints(&adv, &ksm_limits, 100, &b), 150);
-	for (i = 0; i < 10; i++)
+	/* By a quarter, rounded up: 300 - 75, 225 - 57, ... 3 - 1, 2 - 1, 1 - 1. */
+	assert_int_equal(ksmpp_advise_hints(&adv, &ksm_limits, 100, &b), 225);
+	assert_int_equal(ksmpp_advise_hints(&adv, &ksm_limits, 100, &b), 168);
+	for (i = 0; i < 20; i++)
 		ksmpp_advise_hints(&adv, &ksm_limits, 100, &b);
 	assert_int_equal(adv.hint_pages, 0);
 	/* Budget used up with nothing left: neither behind nor idle. */
@@ -219,7 +221,7 @@ int main(void)
 		cmocka_unit_test(test_pass_result_in_range),
 		cmocka_unit_test(test_hints_behind_doubles),
 		cmocka_unit_test(test_hints_dropped_is_behind),
-		cmocka_unit_test(test_hints_caught_up_halves),
+		cmocka_unit_test(test_hints_caught_up_shrinks),
 		cmocka_unit_test(test_hints_cpu_cap),
 		cmocka_unit_test(test_hints_no_cost_known),
 	};
