@@ -13,6 +13,15 @@
 #         10, 25, 50, 75 and 100 (the share of each batch hints may take).
 #   big   the same with BENCH_BIG_FACTOR times the guest RAM per VM
 #         (configurations BENCH_BIG_CONFIGS).
+#   advisor  the I/O workload with a ring of 256 hints, which bursts
+#         overflow at the default rate: ksmpp at fixed pages_to_scan
+#         (BENCH_ADVISOR_CONFIGS: 100, 200, 300, 400) against advisor_mode=scan-time
+#         starting at 100; the scanner's CPU time for each.
+#   zero  the I/O workload with BENCH_ZERO_PERCENT of the guests' own pages
+#         zeroed (at boot and by the churn), KSM and ksmpp at
+#         use_zero_pages 0 and 1 (BENCH_ZERO_CONFIGS).
+#   smart the I/O workload, then the compute workload, under ksmpp with
+#         smart_scan 1 and 0, hints off and on (BENCH_SMART_CONFIGS).
 #   misc  identical anonymous data produced by computation (no I/O), then
 #         the cost of ksmpp's hooks on a cached 4 KiB pread() loop.
 # Output in build/bench/LINE/: one CSV per run and configuration
@@ -27,7 +36,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/workload.sh"
 
-: "${BENCH_RUNS:=io share big misc}"
+: "${BENCH_RUNS:=io share big advisor zero smart misc}"
 : "${BENCH_VMS:=4}"                  # VM processes
 : "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
 : "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
@@ -46,6 +55,10 @@ shopt -s inherit_errexit
 : "${BENCH_BIG_CONFIGS:=ksm ksmpp-off ksmpp-h256 ksmpp-h1k ksmpp-h16k}"
 : "${BENCH_SHARE_CONFIGS=ksmpp-p10 ksmpp-p25 ksmpp-p50 ksmpp-p75 ksmpp-p100}"
 : "${BENCH_DIRECT_CONFIGS=ksmpp-off ksmpp-h1k}" # O_DIRECT reads
+: "${BENCH_ADVISOR_CONFIGS:=ksmpp-h256 ksmpp-h256-s200 ksmpp-h256-s300 ksmpp-h256-s400 ksmpp-h256-adv}"
+: "${BENCH_ZERO_CONFIGS:=ksm ksm-z ksmpp ksmpp-z}"
+: "${BENCH_SMART_CONFIGS:=ksmpp-off ksmpp-off-ns ksmpp ksmpp-ns}"
+: "${BENCH_ZERO_PERCENT:=50}"        # share of the guests' own pages zeroed
 : "${BENCH_FS:=ext4}"                # the image on ext4 (loop device), or tmpfs
 : "${BENCH_COMPUTE_CONFIGS:=ksm ksmpp-off ksmpp-h1k}"
 : "${BENCH_COMPUTE_SECONDS:=40}"
@@ -101,6 +114,10 @@ IO_CONFIGS="$BENCH_IO_CONFIGS"
 BIG_CONFIGS="$BENCH_BIG_CONFIGS"
 SHARE_CONFIGS="$BENCH_SHARE_CONFIGS"
 DIRECT_CONFIGS="$BENCH_DIRECT_CONFIGS"
+ADVISOR_CONFIGS="$BENCH_ADVISOR_CONFIGS"
+ZERO_CONFIGS="$BENCH_ZERO_CONFIGS"
+ZERO_PERCENT=$BENCH_ZERO_PERCENT
+SMART_CONFIGS="$BENCH_SMART_CONFIGS"
 COMPUTE_CONFIGS="$BENCH_COMPUTE_CONFIGS"
 COMPUTE_SECONDS=$BENCH_COMPUTE_SECONDS
 COMPUTE_RATE=$BENCH_COMPUTE_RATE
@@ -122,7 +139,7 @@ prepare() {
 	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
 	cp "$tests_bench/bench-misc.sh" "$stage/tests/"
-	for run in io share big; do
+	for run in io share big advisor zero smart; do
 		cp "$tests_bench/bench-io.sh" "$stage/tests/bench-$run.sh"
 	done
 	workload_pack "$stage" "$vm_build/$line/initramfs.cpio"
@@ -138,6 +155,12 @@ timeout_for() {
 		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
 	share)	n=$(words $BENCH_SHARE_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
+	advisor) n=$(words $BENCH_ADVISOR_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
+	zero)	n=$(words $BENCH_ZERO_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
+	smart)	n=$(words $BENCH_SMART_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + BENCH_COMPUTE_SECONDS + 30) + 300)) ;;
 	big)	n=$(words $BENCH_BIG_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
@@ -150,6 +173,9 @@ run_outputs() {
 	case $1 in
 	io)	echo io io-direct ;;
 	share)	echo share ;;
+	advisor) echo advisor ;;
+	zero)	echo zero ;;
+	smart)	echo smart smart-compute ;;
 	big)	echo big ;;
 	misc)	echo compute pread.txt ;;
 	esac

@@ -20,8 +20,14 @@ CHECKPOINTS = (10, 30, 60)
 RUNS = (("io", "I/O workload"), ("share", "I/O workload, hint_scan_percent"),
         ("big", "I/O workload, 8x guest RAM"),
         ("io-direct", "I/O workload, O_DIRECT reads"),
+        ("advisor", "I/O workload, ring of 256: fixed rates and the advisor"),
+        ("zero", "I/O workload, zero-heavy guest memory"),
+        ("smart", "I/O workload, smart_scan 1 and 0"),
+        ("smart-compute", "computed identical data, smart_scan 1 and 0"),
         ("compute", "computed (non-I/O) identical data"))
-ORDER = ("ksm", "ksmpp-off", "ksmpp-h256", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp",
+ORDER = ("ksm", "ksm-z", "ksmpp-off", "ksmpp-h256", "ksmpp-h256-s200", "ksmpp-h256-s300", "ksmpp-h256-s400",
+         "ksmpp-h256-adv", "ksmpp-off-ns", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp",
+         "ksmpp-ns", "ksmpp-z",
          "ksmpp-p10", "ksmpp-p25", "ksmpp-p50", "ksmpp-p75", "ksmpp-p100")
 
 
@@ -193,6 +199,41 @@ def run_table(d, run, env, lines, results):
         lines.append("|" + "---|" * 12)
         lines.extend(extra)
         lines.append("")
+    pace_table(d, cfgs, datas, lines)
+
+
+def pace_table(d, cfgs, datas, lines):
+    """What each configuration cost and saved: the scanner thread's CPU
+    time (ksmd, ksmppd; /proc/PID/schedstat), the hints dropped, and the
+    pages saved counting those that map the zero page (vmsim's "zero"
+    column, which pages_sharing leaves out)."""
+    rows = []
+    for c in cfgs:
+        st = read_kv(os.path.join(d, c + ".state"))
+        data = datas[c]
+        if "scanner_cpu_ms" not in st or not data:
+            continue
+        T = data[-1]["t"] or 1
+        cpu = int(st["scanner_cpu_ms"]) / 1000
+        zero = "zero" in data[-1]
+        saved = [dict(r, saved=max(r["merged"], 0) + (r["zero"] if zero else 0)) for r in data]
+        rows.append(f"| {c} | {cpu:,.1f} | {100 * cpu / T:.1f}% | "
+                    f"{st.get('pages_to_scan', 'n/a')} | {st.get('hints_dropped', 'n/a')} | "
+                    f"{st.get('pages_scanned_hint', 'n/a')} | "
+                    f"{fmt(at(data, T, 'zero')) if zero else 'n/a'} | "
+                    f"{fmt(at(saved, T, 'saved'))} | {fmt(page_seconds(saved, 'saved'))} | "
+                    f"{fmt(at(data, T, 'shared'))} | {st.get('stable_node_chains', 'n/a')} |")
+    if not rows:
+        return
+    lines.append("Cost and savings (scanner CPU over the run; saved = pages_sharing + "
+                 "pages mapping the zero page):")
+    lines.append("")
+    lines.append("| configuration | scanner CPU s | of one CPU | pages_to_scan at end | "
+                 "hints_dropped | pages_scanned_hint | zero-page mappings | saved | "
+                 "saved-page-s | pages_shared | stable_node_chains |")
+    lines.append("|" + "---|" * 11)
+    lines.extend(rows)
+    lines.append("")
 
 
 def pread_table(path, lines):

@@ -21,21 +21,40 @@ engines_off() {
 	echo 0 > $KSM_SYSFS/run
 }
 
-# engine_on ENGINE [PARAM=VALUE...]: start kernel KSM (ksm) or load ksmpp
-# with the PARAMs, both at the benchmark's pages_to_scan and sleep_millisecs.
+# scanner_cpu_ns ENGINE: the CPU time of the engine's thread (ksmd,
+# ksmppd) so far, from /proc/PID/schedstat; 0 if there is none.
+scanner_cpu_ns() {
+	local name=ksmd f
+	[ "$1" = ksm ] || name=ksmppd
+	for f in /proc/[0-9]*/comm; do
+		if [ "$(cat "$f" 2>/dev/null)" = $name ]; then
+			cut -d' ' -f1 "${f%comm}schedstat"
+			return
+		fi
+	done
+	echo 0
+}
+
+# engine_on ENGINE [PARAM=VALUE...]: start kernel KSM (ksm) or load ksmpp,
+# both at the benchmark's pages_to_scan and sleep_millisecs, then the
+# PARAMs (KSM's written to its files).
 engine_on() {
-	local engine=$1
+	local engine=$1 p
 	shift
 	engines_off
 	if [ "$engine" = ksm ]; then
 		echo "$PAGES_TO_SCAN" > $KSM_SYSFS/pages_to_scan
 		echo "$SLEEP_MILLISECS" > $KSM_SYSFS/sleep_millisecs
+		for p; do
+			echo "${p#*=}" > $KSM_SYSFS/"${p%%=*}" || say "error KSM's $p refused"
+		done
 		echo 1 > $KSM_SYSFS/run
 	else
 		insmod $KSMPP_KO run=1 pages_to_scan="$PAGES_TO_SCAN" \
 			sleep_millisecs="$SLEEP_MILLISECS" "$@" ||
 			say "error insmod ksmpp $* failed"
 	fi
+	cpu_at_start=$(scanner_cpu_ns "$engine")
 }
 
 # engine_state RUN/CONFIG ENGINE: the engine's counters, one line each.
@@ -48,6 +67,7 @@ engine_state() {
 	elif ksmpp_loaded; then
 		sed "s|^\([a-z_]*\): *|KSMPP-BENCH $1 state \1 |" /proc/ksmpp
 	fi
+	say "$1 state scanner_cpu_ms $((($(scanner_cpu_ns "$2") - cpu_at_start) / 1000000))"
 }
 
 # config RUN CONFIG ENGINE [PARAM=VALUE...] -- VMSIM ARGS...: one run of
@@ -71,22 +91,35 @@ config() {
 	say "$run/$name end seconds=$(($(date +%s) - start))"
 }
 
-# engine_for CONFIG: the engine and its parameters for a configuration name:
-# ksm, ksmpp (its default knobs: hints on, ring of 1024 entries), ksmpp-off
-# (hints off), ksmpp-hN (hints on, ring of N entries; Nk = N*1024), ksmpp-pN
-# (hints on, hint_scan_percent=N, the default ring).
+# engine_for CONFIG: the engine and its parameters for a configuration
+# name: ksm or ksmpp (ksmpp's defaults: hints on, a ring of 1024 entries),
+# then any of, dash separated: off (hints off), pN (hint_scan_percent=N),
+# hN (hints on, a ring of N entries; Nk = N*1024), sN (pages_to_scan=N),
+# adv (advisor_mode=scan-time, starting at the benchmark's pages_to_scan),
+# z (use_zero_pages=1), ns (smart_scan=0). E.g. ksmpp-h256-adv, ksm-z.
 engine_for() {
-	local size
-	case $1 in
-	ksm)		echo ksm ;;
-	ksmpp)		echo ksmpp ;;
-	ksmpp-off)	echo ksmpp hint_scan_percent=0 ;;
-	ksmpp-p*)	echo "ksmpp hint_scan_percent=${1#ksmpp-p}" ;;
-	ksmpp-h*)	size=${1#ksmpp-h}
-			case $size in *k) size=$((${size%k} * 1024)) ;; esac
-			echo "ksmpp hint_scan_percent=$HINT_SCAN_PERCENT hint_buffer_size=$size" ;;
-	*)		say "error unknown configuration $1"; echo none ;;
+	local engine=${1%%-*} rest=$1 field size out
+	case $engine in
+	ksm|ksmpp)	out=$engine ;;
+	*)		say "error unknown configuration $1"; echo none; return ;;
 	esac
+	while [ "$rest" != "${rest#*-}" ]; do
+		rest=${rest#*-}
+		field=${rest%%-*}
+		case $field in
+		off)	out="$out hint_scan_percent=0" ;;
+		p*)	out="$out hint_scan_percent=${field#p}" ;;
+		h*)	size=${field#h}
+			case $size in *k) size=$((${size%k} * 1024)) ;; esac
+			out="$out hint_scan_percent=$HINT_SCAN_PERCENT hint_buffer_size=$size" ;;
+		s*)	out="$out pages_to_scan=${field#s}" ;;
+		adv)	out="$out advisor_min_pages_to_scan=$PAGES_TO_SCAN advisor_mode=scan-time" ;;
+		z)	out="$out use_zero_pages=1" ;;
+		ns)	out="$out smart_scan=0" ;;
+		*)	say "error unknown configuration $1"; echo none; return ;;
+		esac
+	done
+	echo "$out"
 }
 
 # image_setup: IMAGE_PATH, the disk image the VMs read. With BENCH_FS=ext4

@@ -26,6 +26,14 @@
  *    writes at -c pages/s per VM (a unique 32-byte stamp per write).
  *  - With -K K ("static" mode), each VM fills blocks [0, K) once, at -r
  *    pages/s, from its own starting point, then only churns.
+ *  - With -Z PERCENT (zero pages), that share of the guest's own pages (not
+ *    page cache) is its free memory, zeroed at boot as a booting kernel
+ *    does. The churn writes the other pages; one churn write in 16 also
+ *    frees a page (zeroed again) and takes a free one into use (stamped).
+ *    Zeroed pages are one content class; the monitor also counts, every
+ *    second, the guests' pages that map the kernel's zero page (column
+ *    "zero": what use_zero_pages=1 frees, which pages_sharing does not
+ *    count).
  *
  * Bookkeeping shared by all the processes (a MAP_SHARED region, which KSM
  * never merges) knows which content class (a disk block's content,
@@ -122,6 +130,8 @@ static double lat_window = 0.5;
 static long static_k;
 static bool thp;
 static long gen_mib;
+static int zero_percent;
+static uint32_t zero_class;		/* the class of zeroed pages, with -Z */
 static double zipf_s = 0.9;
 static uint64_t start_ns;
 static double boot_s;
@@ -477,7 +487,8 @@ static void class_inc(uint32_t c, int v, uint32_t page, uint32_t g)
 		__atomic_fetch_add(&sh->dup, 2, __ATOMIC_RELAXED);
 	else if (old > 1)
 		__atomic_fetch_add(&sh->dup, 1, __ATOMIC_RELAXED);
-	if (old >= 1) {
+	/* Merge times are sampled for I/O content (a zero page is no frame). */
+	if (old >= 1 && c != zero_class) {
 		struct vm *vm = &sh->vm[v];
 		uint32_t head = vm->ev_head;
 
@@ -521,7 +532,8 @@ struct guest {
 	int32_t *block_slot;
 	/* the other pages */
 	uint32_t *anon;
-	long nanon;
+	long nanon;		/* the guest's own pages: anon[0, nanon) */
+	long nfree;		/* of those, anon[0, nfree) are free (zeroed) */
 	uint64_t stamp;
 };
 
@@ -533,6 +545,14 @@ static void stamp_page(struct guest *g, uint32_t page)
 	w[1] = seed;
 	w[2] = ((uint64_t)g->v << 32) | page;
 	w[3] = ++g->stamp;
+}
+
+/* Zero a page, as a guest kernel zeroes free memory. */
+static void zero_page(struct guest *g, uint32_t page)
+{
+	memset(g->mem + page * PAGE, 0, PAGE);
+	__atomic_store_n(&g->cls[page], zero_class, __ATOMIC_RELAXED);
+	class_inc(zero_class, g->v, page, g->gen[page]);
 }
 
 /* The page's old content is going away. */
@@ -644,11 +664,23 @@ static long read_file(struct guest *g)
 static void churn_one(struct guest *g)
 {
 	uint32_t page;
+	long i;
 
 	if (!g->nanon)
 		return;
-	page = g->anon[splitmix(&g->rng) % g->nanon];
+	i = g->nfree + splitmix(&g->rng) % (g->nanon - g->nfree);
+	page = g->anon[i];
 	page_drop(g, page);
+	if (g->nfree && splitmix(&g->rng) % 16 == 0) {
+		/* The page is freed, a free page is taken into use. */
+		long f = splitmix(&g->rng) % g->nfree;
+
+		zero_page(g, page);
+		g->anon[i] = g->anon[f];
+		g->anon[f] = page;
+		page = g->anon[i];
+		page_drop(g, page);
+	}
 	stamp_page(g, page);
 	sh->vm[g->v].churned++;
 }
@@ -672,7 +704,7 @@ static void guest_main(int v)
 		die("vm %d: MADV_MERGEABLE: %s", v, strerror(errno));
 	g.cls = cls + (size_t)v * pages;
 	g.gen = gen + (size_t)v * pages;
-	/* Boot: every page holds the guest's own data. */
+	/* Boot: every page holds the guest's own data (free memory: below). */
 	for (uint32_t p = 0; p < pages; p++)
 		stamp_page(&g, p);
 	sh->vm[v].filled = pages;
@@ -688,6 +720,13 @@ static void guest_main(int v)
 	g.slots = perm;
 	g.anon = perm + g.nslots;
 	g.nanon = pages - g.nslots;
+	g.nfree = g.nanon * zero_percent / 100;
+	if (g.nfree == g.nanon && g.nanon)
+		g.nfree--;	/* the churn needs a page in use */
+	for (long i = 0; i < g.nfree; i++) {
+		page_drop(&g, g.anon[i]);
+		zero_page(&g, g.anon[i]);
+	}
 	g.slot_block = malloc(g.nslots * sizeof(*g.slot_block));
 	g.slot_ref = calloc(g.nslots ? g.nslots : 1, 1);
 	g.block_slot = malloc(nblocks * sizeof(*g.block_slot));
@@ -772,6 +811,42 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* 1: merged, 0: not yet, -1: gone or unreadable. */
+/* The kernel's zero page frame, or 0 if pagemap shows no frames. */
+static uint64_t zero_pfn(void)
+{
+	volatile char *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (p == MAP_FAILED || fd < 0)
+		die("zero page: %s", strerror(errno));
+	(void)*p;		/* a read fault maps the zero page */
+	if (pread(fd, &ent, 8, (uintptr_t)p / PAGE * 8) != 8)
+		ent = 0;
+	close(fd);
+	munmap((void *)p, PAGE);
+	return ent >> 63 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
+/* Pages of all VMs that map frame @pfn (the zero page). */
+static long pages_on_frame(uint64_t pfn)
+{
+	static uint64_t ent[512];
+	long n = 0;
+
+	for (int v = 0; v < n_vms; v++)
+		for (unsigned long p = 0; p < pages; p += 512) {
+			unsigned long k = pages - p < 512 ? pages - p : 512;
+			off_t off = (sh->vm[v].base / PAGE + p) * 8;
+
+			if (pread(pagemap_fd[v], ent, k * 8, off) != (ssize_t)(k * 8))
+				return -1;
+			for (unsigned long i = 0; i < k; i++)
+				n += ent[i] >> 63 && (ent[i] & ((1ULL << 55) - 1)) == pfn;
+		}
+	return n;
+}
+
 static int page_merged(int v, uint32_t page)
 {
 	uint64_t ent, count;
@@ -897,7 +972,7 @@ static void monitor(void)
 {
 	struct sample *tracked = calloc(lat_max, sizeof(*tracked));
 	long ntracked = 0, lat_cap = 1024, lost_cap = 1024, second = 0;
-	uint64_t rng = seed ^ 0x5a5a, t0, end, next, window_end;
+	uint64_t rng = seed ^ 0x5a5a, t0, end, next, window_end, zero = 0;
 	char path[64];
 
 	lat_merged = malloc(lat_cap * sizeof(double));
@@ -911,10 +986,12 @@ static void monitor(void)
 	}
 	if (kpagecount_fd < 0 || pagemap_fd[0] < 0)
 		fprintf(stderr, "vmsim: no pagemap/kpagecount (not root?): no merge times\n");
+	if (zero_percent && !(zero = zero_pfn()))
+		fprintf(stderr, "vmsim: pagemap shows no frames (not root?): no zero-page count\n");
 
 	printf("%s header t,merged,shared,opp,dup,scanned,full_scans,scanned_hint,merges,"
 	       "merges_hint,hints,hints_dropped,hints_consumed,read_pages,reads,hits,churned,"
-	       "lat_sampled,lat_merged,lat_lost\n", prefix);
+	       "lat_sampled,lat_merged,lat_lost,zero\n", prefix);
 	fflush(stdout);
 	t0 = sh->t0_ns;
 	end = t0 + (uint64_t)(duration * 1e9);
@@ -982,12 +1059,13 @@ static void monitor(void)
 				ch += sh->vm[v].churned;
 			}
 			printf("%s csv %ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,"
-			       "%lu,%lu,%lu,%lu,%ld,%ld,%ld\n", prefix, second, c.merged, c.shared,
+			       "%lu,%lu,%lu,%lu,%ld,%ld,%ld,%ld\n", prefix, second, c.merged, c.shared,
 			       (long)__atomic_load_n(&sh->opp, __ATOMIC_RELAXED),
 			       (long)__atomic_load_n(&sh->dup, __ATOMIC_RELAXED),
 			       c.scanned, c.full_scans, c.scanned_hint, c.merges, c.merges_hint,
 			       c.hints, c.hints_dropped, c.hints_consumed,
-			       rp, rd, hi, ch, n_sampled, n_merged, n_lost);
+			       rp, rd, hi, ch, n_sampled, n_merged, n_lost,
+			       zero ? pages_on_frame(zero) : 0L);
 			fflush(stdout);
 			second++;
 			next = t0 + second * 1000000000ULL;
@@ -1043,6 +1121,7 @@ static void usage(void)
 		"  -f PERCENT  share of guest RAM that is page cache (50)\n"
 		"  -b BLOCKS   most blocks per read request (8, at most %d)\n"
 		"  -K BLOCKS   static: fill blocks [0, BLOCKS) once, then only churn\n"
+		"  -Z PERCENT  share of boot fills and churn writes that zero a page (0)\n"
 		"  -z S        Zipf exponent of file popularity (0.9)\n"
 		"  -H          allow transparent huge pages\n"
 		"  -E ENGINE   counters to report: ksm, ksmpp, none (none)\n"
@@ -1059,7 +1138,7 @@ int main(int argc, char **argv)
 	int opt;
 	size_t shared_size;
 
-	while ((opt = getopt(argc, argv, "n:m:t:w:i:g:DS:r:c:f:b:K:z:HE:p:l:L:s:W:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:t:w:i:g:DS:r:c:f:b:K:Z:z:HE:p:l:L:s:W:")) != -1) {
 		switch (opt) {
 		case 'n': n_vms = atoi(optarg); break;
 		case 'm': mib = atol(optarg); break;
@@ -1077,6 +1156,7 @@ int main(int argc, char **argv)
 		case 'f': cache_percent = atoi(optarg); break;
 		case 'b': max_blocks = atoi(optarg); break;
 		case 'K': static_k = atol(optarg); break;
+		case 'Z': zero_percent = atoi(optarg); break;
 		case 'z': zipf_s = atof(optarg); break;
 		case 'H': thp = true; break;
 		case 'E': engine = optarg; break;
@@ -1090,14 +1170,15 @@ int main(int argc, char **argv)
 	}
 	if (n_vms < 1 || n_vms > MAX_VMS || !mib || duration <= 0 || max_blocks < 1 ||
 	    max_blocks > MAX_IOV || cache_percent < 0 || cache_percent > 100 || lat_ms < 1 ||
-	    lat_max < 1)
+	    lat_max < 1 || zero_percent < 0 || zero_percent > 100)
 		usage();
 	pages = mib * (1024 * 1024 / PAGE);
 	load_image();
 
 	shared_size = sizeof(struct shared);
 	sh = shared_alloc(shared_size);
-	copies = shared_alloc((nclasses + 1) * sizeof(*copies));
+	zero_class = zero_percent ? nclasses + 1 : 0;
+	copies = shared_alloc((nclasses + 2) * sizeof(*copies));
 	cls = shared_alloc((size_t)n_vms * pages * sizeof(*cls));
 	gen = shared_alloc((size_t)n_vms * pages * sizeof(*gen));
 
