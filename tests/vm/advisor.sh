@@ -36,9 +36,18 @@ check "advisor_mode=none: pages_to_scan back to KSM's default" \
 check "advisor_mode refuses other names" not sh -c "echo auto > $dir/advisor_mode" 2>/dev/null
 check "... named in the log" logged "ksmpp: invalid advisor_mode 'auto': allowed are none and scan-time"
 check "advisor_target_scan_time refuses 0" not sh -c "echo 0 > $dir/advisor_target_scan_time" 2>/dev/null
+check "advisor_max_cpu refuses more than an unsigned long" \
+	not sh -c "echo 18446744073709551616 > $dir/advisor_max_cpu" 2>/dev/null
+check "... with the range in the log" \
+	logged "ksmpp: invalid advisor_max_cpu '18446744073709551616': allowed are 0 to 18446744073709551615"
 check "advisor_max_cpu takes any unsigned long" \
 	sh -c "echo 18446744073709551615 > $dir/advisor_max_cpu && [ \$(cat $dir/advisor_max_cpu) = 18446744073709551615 ]"
 rmmod ksmpp
+for name in advisor_mode advisor_max_cpu advisor_min_pages_to_scan \
+	advisor_max_pages_to_scan advisor_target_scan_time; do
+	check "$name has a description" \
+		sh -c "modinfo -F parm $KSMPP_KO | grep -q '^$name:.\{10,\}'"
+done
 check "modprobe refuses advisor_mode=auto" not insmod $KSMPP_KO advisor_mode=auto 2>/dev/null
 check "... and takes advisor_mode=scan-time" insmod $KSMPP_KO advisor_mode=scan-time
 check "... pages_to_scan from advisor_min_pages_to_scan" [ "$(knob pages_to_scan)" = 500 ]
