@@ -58,6 +58,7 @@
  *
  * Output lines start with the -p prefix: "PREFIX header ...", one
  * "PREFIX csv ..." line per second, then "PREFIX summary key=value ...".
+ * Killed with SIGTERM or SIGINT, vmsim kills its VMs first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1133,6 +1134,15 @@ static void usage(void)
 	exit(2);
 }
 
+/* Killed (SIGTERM, SIGINT): the VMs go too, and their memory with them. */
+static void on_kill(int sig)
+{
+	for (int v = 0; v < n_vms; v++)
+		if (sh->vm[v].pid > 0)
+			kill(sh->vm[v].pid, SIGKILL);
+	_exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
 	int opt;
@@ -1193,6 +1203,8 @@ int main(int argc, char **argv)
 			guest_main(v);
 		sh->vm[v].pid = pid;
 	}
+	signal(SIGTERM, on_kill);
+	signal(SIGINT, on_kill);
 	for (int v = 0; v < n_vms; v++)
 		while (!__atomic_load_n(&sh->vm[v].ready, __ATOMIC_ACQUIRE)) {
 			if (__atomic_load_n(&sh->failed, __ATOMIC_RELAXED)) {
