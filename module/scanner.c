@@ -90,7 +90,8 @@ static struct {
 
 /*
  * The advisor's measurements (advisor_mode=scan-time): ksmppd's alone. A
- * change of advisor_mode, seen at a batch's start, starts them afresh.
+ * change of advisor_mode, seen at a batch's start, starts them afresh (but
+ * the ring's drop count, which every batch keeps up to date).
  */
 static struct {
 	unsigned long mode;		/* the advisor_mode they belong to */
@@ -513,8 +514,10 @@ static void ksmpp_advisor_batch_start(void)
 	u64 now = ktime_get_ns(), cpu = ksmpp_cpu_ns();
 
 	if (mode != ksmpp_pace.mode) {
-		memset(&ksmpp_pace, 0, sizeof(ksmpp_pace));
 		ksmpp_pace.mode = mode;
+		ksmpp_pace.advisor = (struct ksmpp_advisor){ 0 };
+		ksmpp_pace.pass_ns = 0;
+		ksmpp_pace.pages_to_scan = 0;
 	} else if (mode == KSMPP_ADVISOR_SCAN_TIME && ksmpp_pace.batch_ns) {
 		ksmpp_pace.batch.wall_ns = now - ksmpp_pace.batch_ns;
 		ksmpp_pace.batch.cpu_ns = cpu - ksmpp_pace.batch_cpu_ns;
@@ -561,14 +564,15 @@ static void ksmpp_scan_batch(void)
 	unsigned int share = budget * READ_ONCE(ksmpp_hint_scan_percent) / 100;
 	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
 	unsigned long merges = ksmpp_stats.merges;
-	u64 dropped = ring ? ksmpp_hint_ring_dropped(ring) : 0;
+	u64 dropped = ring ? ksmpp_hint_ring_dropped(ring) : 0, dropped_now;
 	unsigned int hinted, linear;
 
 	ksmpp_advisor_batch_start();
 	hinted = ksmpp_scan_hints(share + ksmpp_pace.advisor.hint_pages);
 	linear = ksmpp_scan_linear(budget - min(hinted, share));
-	if (ring && ksmpp_hint_ring_dropped(ring) != dropped)
-		trace_ksmpp_hints_dropped(ksmpp_hint_ring_dropped(ring) - dropped);
+	dropped_now = ring ? ksmpp_hint_ring_dropped(ring) : 0;
+	if (dropped_now != dropped)
+		trace_ksmpp_hints_dropped(dropped_now - dropped);
 	trace_ksmpp_scan_batch(hinted, linear, ksmpp_stats.merges - merges);
 
 	ksmpp_pace.batch = (struct ksmpp_batch_report){
@@ -578,12 +582,9 @@ static void ksmpp_scan_batch(void)
 		.hints_pending = (ring ? ksmpp_hint_ring_pending(ring) : 0) +
 				 !!ksmpp_hint_cursor.slot,
 	};
-	if (ring) {
-		dropped = ksmpp_hint_ring_dropped(ring);
-		/* A new ring (hint_buffer_size) counts from 0. */
-		ksmpp_pace.batch.hints_dropped = dropped - min(dropped, ksmpp_pace.hints_dropped);
-		ksmpp_pace.hints_dropped = dropped;
-	}
+	/* A new ring (hint_buffer_size) counts from 0. */
+	ksmpp_pace.batch.hints_dropped = dropped_now - min(dropped_now, ksmpp_pace.hints_dropped);
+	ksmpp_pace.hints_dropped = dropped_now;
 	WRITE_ONCE(ksmpp_stats.hint_extra_pages, ksmpp_pace.advisor.hint_pages);
 	ksmpp_hints_count();
 	ksmpp_count_zero_pages();
