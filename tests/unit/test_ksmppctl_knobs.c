@@ -326,6 +326,43 @@ static void knobs_table_matches_module(void **state)
 	free(text);
 }
 
+/* Values as KSM's and ksmpp's sysfs files show them, and back. */
+static void knobs_from_files(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		unsigned long value;
+		const char *formatted;
+	} good[] = {
+		{ "pages_to_scan", "100\n", 100, "100" },
+		{ "use_zero_pages", "1\n", 1, "1" },
+		{ "advisor_mode", "[none] scan-time\n", 0, "none" },
+		{ "advisor_mode", "none [scan-time]\n", 1, "scan-time" },
+		{ "advisor_max_cpu", "70", 70, "70" },
+	};
+	static const struct { const char *name, *text; } bad[] = {
+		{ "pages_to_scan", "\n" }, { "pages_to_scan", "-1\n" },
+		{ "merge_across_nodes", "2\n" }, { "advisor_mode", "[none scan-time\n" },
+		{ "advisor_mode", "[other] none\n" },
+		{ "pages_to_scan", "100000000000000000000000000000000000000000000000000000000000000000000\n" },
+	};
+	char out[32];
+	unsigned long v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		const struct ksmpp_knob *k = knob_find(good[i].name);
+
+		assert_int_equal(knob_from_file(k, good[i].text, &v), 0);
+		assert_int_equal(v, good[i].value);
+		knob_format(k, v, out, sizeof(out));
+		assert_string_equal(out, good[i].formatted);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(knob_from_file(knob_find(bad[i].name), bad[i].text, &v), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +374,7 @@ int main(void)
 		cmocka_unit_test(knobs_assignments),
 		cmocka_unit_test(knobs_names_fit),
 		cmocka_unit_test(knobs_table_matches_module),
+		cmocka_unit_test(knobs_from_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -178,3 +178,32 @@ int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
 	}
 	return knob_check(*knob, eq + 1, value, err, errlen);
 }
+
+int knob_from_file(const struct ksmpp_knob *knob, const char *text,
+		   unsigned long *value)
+{
+	const char *start = text, *bracket = strchr(text, '[');
+	char word[64], err[640];
+	size_t n = strcspn(text, "\n");
+
+	if (knob->kind == KNOB_CHOICE && bracket) {
+		start = bracket + 1;
+		n = strcspn(start, "]");
+		if (!start[n])
+			return -1;
+	}
+	if (n >= sizeof(word))
+		return -1;
+	memcpy(word, start, n);
+	word[n] = '\0';
+	return knob_check(knob, word, value, err, sizeof(err));
+}
+
+void knob_format(const struct ksmpp_knob *knob, unsigned long value, char *buf,
+		 size_t len)
+{
+	if (knob->kind == KNOB_CHOICE && value <= knob->max)
+		snprintf(buf, len, "%s", knob->choices[value]);
+	else
+		snprintf(buf, len, "%lu", value);
+}

@@ -66,6 +66,18 @@ int knob_check(const struct ksmpp_knob *knob, const char *text,
 int knob_check_assignment(const char *arg, const struct ksmpp_knob **knob,
 			  unsigned long *value, char *err, size_t errlen);
 
+/*
+ * The value of @knob as its sysfs file (KSM's or ksmpp's) shows it: a
+ * number, or for a choice the names with the current one in brackets
+ * ("[none] scan-time"). 0 and *@value, or -1.
+ */
+int knob_from_file(const struct ksmpp_knob *knob, const char *text,
+		   unsigned long *value);
+
+/* @value of @knob as its file and its parameter take it: "scan-time", "100". */
+void knob_format(const struct ksmpp_knob *knob, unsigned long value, char *buf,
+		 size_t len);
+
 /* "run, pages_to_scan, ...": every knob name, for messages. */
 void knob_names(char *buf, size_t len);
 

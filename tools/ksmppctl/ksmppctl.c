@@ -38,7 +38,10 @@
 
 #define PROC_KSMPP	"/proc/ksmpp"
 #define SYSFS_KSMPP	"/sys/kernel/mm/ksmpp"
-#define KSM_RUN		"/sys/kernel/mm/ksm/run"
+#define SYSFS_KSM	"/sys/kernel/mm/ksm"
+#define KSM_RUN		SYSFS_KSM "/run"
+#define MODPROBE_CONF	"/etc/modprobe.d/ksmpp.conf"
+#define MODULES_LOAD_CONF "/etc/modules-load.d/ksmpp.conf"
 #define MODULE_NAME	"ksmpp"
 
 /* Exit codes, as ksmppctl(8) and --help document them. */
@@ -79,6 +82,14 @@ static const char usage_text[] =
 "                          COUNT times (default: until interrupted)\n"
 "  set [--force] KNOB VALUE\n"
 "                          write /sys/kernel/mm/ksmpp/KNOB\n"
+"  enable [--persist] [PARAM=VALUE...]\n"
+"                          hand merging over from kernel KSM: stop ksmtuned\n"
+"                          and KSM (its merged pages stay merged), load\n"
+"                          ksmpp with KSM's knobs (PARAMs override) and run=1;\n"
+"                          --persist: the same at boot (" MODPROBE_CONF ",\n"
+"                          " MODULES_LOAD_CONF ", ksmtuned disabled)\n"
+"  disable [--persist]     hand it back: unload ksmpp (unmerging), start KSM\n"
+"                          with ksmpp's knobs; --persist: remove those files\n"
 "\n"
 "Options: -v, --verbose (libkmod's messages too); -h, --help; -V, --version\n"
 "\n"
@@ -358,6 +369,8 @@ static int load_refused(int err, struct klog *k)
 	return EXIT_REFUSED;
 }
 
+static int load_module(const char *path, const char *options);
+
 static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -367,13 +380,9 @@ static int cmd_load(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("KSMPP_MODULE");
-	struct kmod_module *mod = NULL, *loaded = NULL;
-	struct kmod_ctx *ctx;
 	char options[1024] = "", err[640];
-	struct ksmpp_status st;
 	bool force = false;
-	struct klog k;
-	int c, i, ret, status = EXIT_OK;
+	int c, i;
 
 	if (path && !*path)
 		path = NULL;
@@ -410,6 +419,20 @@ static int cmd_load(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	return load_module(path, options);
+}
+
+/*
+ * Load ksmpp (the installed module, or the file @path if not NULL) with
+ * @options ("name=value ..."). EXIT_OK, or an exit code after a message.
+ */
+static int load_module(const char *path, const char *options)
+{
+	struct kmod_module *mod = NULL, *loaded = NULL;
+	struct kmod_ctx *ctx;
+	struct ksmpp_status st;
+	struct klog k;
+	int ret, status;
 
 	status = module_open(&ctx, &loaded);
 	if (status)
@@ -587,18 +610,14 @@ static int write_refused(const char *knob, const char *value, int err,
 	return EXIT_REFUSED;
 }
 
-static int cmd_unload(int argc, char **argv)
+/* Unmerge everything, then remove ksmpp. EXIT_OK, or an exit code after a message. */
+static int unload_module(void)
 {
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *ctx;
-	int ret, status = EXIT_OK;
+	int ret, status;
 	struct klog k;
 
-	(void)argv;
-	if (argc > 1) {
-		error("unload takes no arguments");
-		return EXIT_USAGE;
-	}
 	status = module_open(&ctx, &mod);
 	if (status)
 		goto out;
@@ -631,6 +650,16 @@ static int cmd_unload(int argc, char **argv)
 out:
 	module_close(ctx, mod);
 	return status;
+}
+
+static int cmd_unload(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		error("unload takes no arguments");
+		return EXIT_USAGE;
+	}
+	return unload_module();
 }
 
 enum format { FORMAT_HUMAN, FORMAT_JSON, FORMAT_PROMETHEUS };
@@ -850,6 +879,243 @@ static int cmd_set(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ksmtuned, if systemd runs it: it would start kernel KSM again. */
+static void ksmtuned_stop(bool persist)
+{
+	if (access("/run/systemd/system", F_OK) ||
+	    system("systemctl --quiet is-active ksmtuned.service 2>/dev/null"))
+		return;
+	printf("stopping ksmtuned%s\n", persist ? " (and disabling it)" : "");
+	if (system(persist ? "systemctl --quiet disable --now ksmtuned.service" :
+			     "systemctl --quiet stop ksmtuned.service"))
+		error("could not stop ksmtuned: it may start kernel KSM again");
+}
+
+/* Whether a PARAM=VALUE of @argv names @name. */
+static bool given(const char *name, int argc, char **argv)
+{
+	size_t len = strlen(name);
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (!strncmp(argv[i], name, len) && argv[i][len] == '=')
+			return true;
+	return false;
+}
+
+/*
+ * The knobs kernel KSM and ksmpp share (ksmpp's but run, where KSM has the
+ * file), as "name=value ..." in @out, with their values read from the
+ * directory @from (SYSFS_KSM or SYSFS_KSMPP); none that @argv sets, and no
+ * pages_to_scan while the advisor sets it. EXIT_OK, or an exit code after
+ * a message.
+ */
+static int shared_knobs(const char *from, int argc, char **argv, char *out, size_t len)
+{
+	char path[256], text[64], value_text[32];
+	unsigned long values[32];
+	bool have[32] = { false }, advisor = false;
+	size_t i, used = 0;
+
+	*out = '\0';
+	for (i = 0; i < ksmpp_nknobs && i < ARRAY_SIZE(values); i++) {
+		const struct ksmpp_knob *k = &ksmpp_knobs[i];
+
+		snprintf(path, sizeof(path), "%s/%s", SYSFS_KSM, k->name);
+		if (!strcmp(k->name, "run") || access(path, F_OK))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", from, k->name);
+		if (read_file(path, text, sizeof(text)) <= 0 ||
+		    knob_from_file(k, text, &values[i])) {
+			error("cannot read %s", path);
+			return EXIT_SYSTEM;
+		}
+		have[i] = true;
+		advisor |= !strcmp(k->name, "advisor_mode") && values[i];
+	}
+	for (i = 0; i < ksmpp_nknobs && i < ARRAY_SIZE(values); i++) {
+		const struct ksmpp_knob *k = &ksmpp_knobs[i];
+
+		if (!have[i] || given(k->name, argc, argv) ||
+		    (advisor && !strcmp(k->name, "pages_to_scan")))
+			continue;
+		knob_format(k, values[i], value_text, sizeof(value_text));
+		used += snprintf(out + used, len - used, "%s%s=%s", used ? " " : "",
+				 k->name, value_text);
+		if (used >= len) {
+			error("too many parameters");
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+/* Write @text into the file @path, or remove it (@text NULL). 0 or errno. */
+static int write_config(const char *path, const char *text)
+{
+	FILE *f;
+
+	if (!text)
+		return unlink(path) && errno != ENOENT ? errno : 0;
+	f = fopen(path, "w");
+	if (!f)
+		return errno;
+	fputs(text, f);
+	return fclose(f) ? errno : 0;
+}
+
+/* The boot-time configuration: ksmpp with @options, or none (NULL). */
+static int persist(const char *options)
+{
+	char text[1200];
+	int err;
+
+	snprintf(text, sizeof(text),
+		 "# Written by ksmppctl enable --persist: ksmpp's parameters.\noptions ksmpp %s\n",
+		 options);
+	err = write_config(MODPROBE_CONF, options ? text : NULL);
+	if (!err)
+		err = write_config(MODULES_LOAD_CONF,
+				   options ? "# Written by ksmppctl enable --persist.\nksmpp\n" :
+					     NULL);
+	if (err) {
+		error("cannot %s %s and %s: %s", options ? "write" : "remove", MODPROBE_CONF,
+		      MODULES_LOAD_CONF, strerror(err));
+		return EXIT_SYSTEM;
+	}
+	printf("%s %s and %s\n", options ? "wrote" : "removed", MODPROBE_CONF,
+	       MODULES_LOAD_CONF);
+	return EXIT_OK;
+}
+
+/* --persist, alone or with PARAM=VALUEs checked; -1 on a usage error. */
+static int handover_options(int argc, char **argv, bool *persist_too, bool params)
+{
+	static const struct option opts[] = {
+		{ "persist", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct ksmpp_knob *knob;
+	unsigned long value;
+	char err[640];
+	int c, i;
+
+	*persist_too = false;
+	while ((c = getopt_long(argc, argv, "+ph", opts, NULL)) != -1) {
+		if (c == 'p') {
+			*persist_too = true;
+			continue;
+		}
+		if (c == 'h')
+			usage(stdout);
+		return -1;
+	}
+	if (!params && optind < argc) {
+		error("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	for (i = optind; i < argc; i++) {
+		if (knob_check_assignment(argv[i], &knob, &value, err, sizeof(err))) {
+			error("%s", err);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+static int cmd_enable(int argc, char **argv)
+{
+	char options[1024] = "";
+	int first, i, ksm_run, status = EXIT_OK;
+	size_t used;
+	bool persist_too;
+	struct stat sb;
+
+	first = handover_options(argc, argv, &persist_too, true);
+	if (first < 0)
+		return EXIT_USAGE;
+	argc -= first;
+	argv += first;
+	if (!stat(SYSFS_KSMPP, &sb)) {
+		error("ksmpp is already loaded");
+		return EXIT_ALREADY;
+	}
+	ksm_run = kernel_ksm_run();
+	if (ksm_run >= 0)
+		status = shared_knobs(SYSFS_KSM, argc, argv, options, sizeof(options));
+	if (status)
+		return status;
+	for (i = 0, used = strlen(options); i < argc; i++)
+		used += snprintf(options + used, sizeof(options) - used, "%s%s",
+				 used ? " " : "", argv[i]);
+	if (!given("run", argc, argv))
+		used += snprintf(options + used, sizeof(options) - used, "%srun=1",
+				 used ? " " : "");
+	if (used >= sizeof(options)) {
+		error("too many parameters");
+		return EXIT_USAGE;
+	}
+	ksmtuned_stop(persist_too);
+	if (ksm_run == 1) {
+		printf("stopping kernel KSM (the pages it merged stay merged)\n");
+		status = write_knob(KSM_RUN, "0");
+		if (status) {
+			error("cannot stop kernel KSM: %s", strerror(status));
+			return EXIT_SYSTEM;
+		}
+	}
+	status = load_module(NULL, options);
+	if (status) {
+		if (ksm_run == 1 && !write_knob(KSM_RUN, "1"))
+			printf("kernel KSM runs again\n");
+		return status;
+	}
+	return persist_too ? persist(options) : EXIT_OK;
+}
+
+static int cmd_disable(int argc, char **argv)
+{
+	char options[1024], path[256], *name, *value;
+	int first, status, err;
+	bool persist_too;
+	struct stat sb;
+
+	first = handover_options(argc, argv, &persist_too, false);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (stat(SYSFS_KSMPP, &sb)) {
+		error("ksmpp is not loaded");
+		return persist_too ? persist(NULL) : EXIT_NOT_LOADED;
+	}
+	if (kernel_ksm_run() < 0) {
+		error("this kernel has no KSM to hand merging back to: use 'ksmppctl unload'");
+		return EXIT_REFUSED;
+	}
+	status = shared_knobs(SYSFS_KSMPP, 0, NULL, options, sizeof(options));
+	if (!status)
+		status = unload_module();
+	if (status)
+		return status;
+	/* KSM refuses some changes (merge_across_nodes) while it has pages. */
+	for (name = strtok(options, " "); name; name = strtok(NULL, " ")) {
+		value = strchr(name, '=');
+		*value++ = '\0';
+		snprintf(path, sizeof(path), "%s/%s", SYSFS_KSM, name);
+		err = write_knob(path, value);
+		if (err)
+			error("kernel KSM refused %s=%s (%s): it keeps its own", name, value,
+			      strerror(err));
+	}
+	err = write_knob(KSM_RUN, "1");
+	if (err) {
+		error("cannot start kernel KSM: %s", strerror(err));
+		return EXIT_SYSTEM;
+	}
+	printf("kernel KSM runs with ksmpp's knobs\n");
+	return persist_too ? persist(NULL) : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -867,6 +1133,8 @@ int main(int argc, char **argv)
 		{ "status", cmd_status },
 		{ "watch", cmd_watch },
 		{ "set", cmd_set },
+		{ "enable", cmd_enable },
+		{ "disable", cmd_disable },
 	};
 	static char name[64];
 	size_t i;
