@@ -60,6 +60,7 @@ initramfs() {
 	read -ra modules <<<"${KSMPP_GUEST_MODULES//$'\n'/ }"
 	"$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" "${modules[@]}"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) > "$KSMPP_BUILD/$line/initramfs.cpio"
+	"$KSMPP_TOP/scripts/qemu-payload.sh" "$line" "$KSMPP_BUILD/$line/qemu.img"
 }
 
 # asks GROUPS WORD: one of the groups asks for WORD ("# vm: WORD" lines).
@@ -95,6 +96,14 @@ disks() {
 	done
 }
 
+# qemu_disk LINE: QEMU options for the disk of scripts/qemu-payload.sh,
+# made with the initramfs.
+qemu_disk() {
+	local img=$KSMPP_BUILD/$1/qemu.img
+	echo "-drive file=$img,format=raw,if=none,snapshot=on,id=qemu" \
+		"-device virtio-blk-pci,drive=qemu,serial=ksmpp-qemu"
+}
+
 # vm_options GROUPS: QEMU options the groups ask for ("# vm: WORD" lines).
 vm_options() {
 	local memory=${KSMPP_VM_MEMORY:-2048}
@@ -124,6 +133,10 @@ run() {
 	options=$(vm_options "$groups")
 	if asks "$groups" disks; then
 		options="$options $(disks "$KSMPP_BUILD/$line/disks")"
+	fi
+	if asks "$groups" qemu; then
+		options="$options $(qemu_disk "$line")"
+		VM_TIMEOUT=$((VM_TIMEOUT + 900))
 	fi
 	# shellcheck disable=SC2086
 	timeout "${KSMPP_VM_TIMEOUT:-$((VM_TIMEOUT * $(tr ',' '\n' <<<"$groups" | wc -l)))}" \

@@ -12,27 +12,6 @@
 # system reaches, the same on 6.1 with and without the debug options.
 . /tests/lib.sh
 
-# kmods NAME...: Debian modules, those the line has as modules (the others
-# are built in).
-kmods() {
-	local m
-	for m; do
-		[ ! -f "/kmod/$m.load" ] || kmod_load "$m" || return 1
-	done
-}
-
-# disk NAME: the device of disk NAME (serial ksmpp-NAME).
-disk() {
-	local d
-	for d in /sys/block/vd*; do
-		if [ "$(cat "$d/serial" 2>/dev/null)" = "ksmpp-$1" ]; then
-			echo "/dev/${d##*/}"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # from_disk DEV COMMAND...: COMMAND succeeds and DEV read sectors meanwhile.
 sectors_read() { awk '{ print $3 }' "/sys/block/${1#/dev/}/stat"; }
 from_disk() {

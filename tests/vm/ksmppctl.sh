@@ -279,6 +279,41 @@ check "merged: unload unmerged them all" grep -qx 'unmerged: 0 pages sharing lef
 check "merged: unloaded" grep -qx 'ksmpp unloaded' /tmp/merged.unload
 check "merged: module gone" not loaded
 
+# --- enable and disable: the handover from kernel KSM and back -----------------
+# (With real QEMU guests and merged memory: the qemu group.)
+KSM_RUN_FILE=/sys/kernel/mm/ksm/run
+mkdir -p /etc/modprobe.d /etc/modules-load.d
+echo 123 > /sys/kernel/mm/ksm/pages_to_scan && echo 1 > $KSM_RUN_FILE
+ctl enable hint_scan_percent=101
+check "enable hint_scan_percent=101: exit 1" exits 1
+# ksm_alone PAGES: kernel KSM runs at PAGES pages_to_scan, ksmpp not loaded.
+ksm_alone() { [ "$(cat $KSM_RUN_FILE)" = 1 -a "$(cat /sys/kernel/mm/ksm/pages_to_scan)" = "$1" ] && not loaded; }
+check "enable hint_scan_percent=101: nothing changed (KSM runs, ksmpp not loaded)" ksm_alone 123
+ctl enable --frob
+check "enable --frob: exit 1" exits 1
+export KSMPP_MODULE=$KSMPP_KO
+ctl enable --persist hint_scan_percent=50
+check "enable --persist: exit 0" exits 0
+check "enable: kernel KSM stopped" [ "$(cat $KSM_RUN_FILE)" = 0 ]
+check "enable: ksmpp runs with KSM's pages_to_scan and the given hint_scan_percent" \
+	[ "$(cat $KSMPP_PARAMS/run)" = 1 -a "$(cat $KSMPP_PARAMS/pages_to_scan)" = 123 -a \
+	  "$(cat $KSMPP_PARAMS/hint_scan_percent)" = 50 ]
+check "enable --persist: modprobe.d has those parameters" \
+	grep -qE '^options ksmpp .*pages_to_scan=123 .*hint_scan_percent=50 run=1$' /etc/modprobe.d/ksmpp.conf
+check "enable --persist: modules-load.d loads ksmpp" grep -qx ksmpp /etc/modules-load.d/ksmpp.conf
+ctl enable
+check "enable when loaded: exit 4" exits 4
+echo 456 > $KSMPP_PARAMS/pages_to_scan
+ctl disable --persist
+check "disable --persist: exit 0" exits 0
+check "disable: ksmpp unloaded, KSM runs with ksmpp's pages_to_scan" ksm_alone 456
+check "disable --persist: both files removed" \
+	[ ! -e /etc/modprobe.d/ksmpp.conf -a ! -e /etc/modules-load.d/ksmpp.conf ]
+ctl disable
+check "disable when not loaded: exit 2" exits 2
+unset KSMPP_MODULE
+echo 2 > $KSM_RUN_FILE && echo 0 > $KSM_RUN_FILE && echo 100 > /sys/kernel/mm/ksm/pages_to_scan
+
 # --- Gone again ------------------------------------------------------------------
 ctl status
 check "status after unload: exit 2" exits 2

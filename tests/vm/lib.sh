@@ -125,6 +125,21 @@ wait_for() {
 	done
 }
 
+# within SECONDS COMMAND...: poll COMMAND every second until it succeeds;
+# fails once SECONDS have passed by the clock (for a slow COMMAND, where
+# wait_for's count of polls would run far longer).
+within() {
+	local up end
+	read -r up _ < /proc/uptime
+	end=$((${up%.*} + $1))
+	shift
+	until "$@"; do
+		read -r up _ < /proc/uptime
+		[ "${up%.*}" -lt $end ] || return 1
+		sleep 1
+	done
+}
+
 # bounded SECONDS COMMAND...: COMMAND's exit status, or 124 if it has not
 # ended after SECONDS. It is left behind then (a process stuck in the kernel
 # cannot be killed, and busybox's timeout would wait for it), and the group
@@ -184,4 +199,93 @@ kmod_load() {
 	while read -r ko; do
 		grep -q "^${ko%.ko} " /proc/modules || insmod "/kmod/$ko" || return 1
 	done < "/kmod/$1.load"
+}
+
+# kmods NAME...: Debian modules, those the line has as modules (the others
+# are built in).
+kmods() {
+	local m
+	for m; do
+		[ ! -f "/kmod/$m.load" ] || kmod_load "$m" || return 1
+	done
+}
+
+# disk NAME: the device of disk NAME (serial ksmpp-NAME).
+disk() {
+	local d
+	for d in /sys/block/vd*; do
+		if [ "$(cat "$d/serial" 2>/dev/null)" = "ksmpp-$1" ]; then
+			echo "/dev/${d##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Nested guests (groups whose first lines hold "# vm: qemu"): real QEMU
+# guests, from the disk of scripts/qemu-payload.sh, mounted at /qemu. Each
+# has 256 MiB of guest RAM (mem-merge=on, QEMU's default), the golden images
+# a, b and c as its disks, and runs tests/vm/nested/guest-init.sh, which
+# reads a disk or checks the sums when told. They start from the state of
+# one booted on the host (guest.state), so all start with the same memory.
+# State in $NESTED: NAME.pid, NAME.log (its console), NAME.in (its input).
+NESTED=/tmp/nested
+
+# nested_setup: the payload disk mounted (read-only).
+nested_setup() {
+	kmods virtio_pci virtio_blk crc32c_generic crc32c_cryptoapi ext4 &&
+		wait_for 10 disk qemu >/dev/null && mkdir -p /qemu $NESTED || return 1
+	grep -q ' /qemu ' /proc/mounts || mount -t ext4 -o ro "$(disk qemu)" /qemu
+}
+
+# nested_start NAME IO: start guest NAME, its disks read through QEMU's I/O
+# mode IO: threads (QEMU's default: aio=threads, cache=writeback, preadv()
+# from its thread pool), direct (cache=none: O_DIRECT) or io_uring
+# (aio=io_uring; QEMU does not register its buffers, which ksmpp could not
+# hint). nested_ready tells when it runs.
+nested_start() {
+	local name=$1 options= disk
+	case $2 in
+	threads) ;;
+	direct) options=,cache=none ;;
+	io_uring) options=,aio=io_uring ;;
+	*) echo "nested_start: no I/O mode $2"; return 1 ;;
+	esac
+	rm -f $NESTED/$name.*
+	mkfifo $NESTED/$name.in
+	set -- $(sed -n 1p /qemu/guest.args)
+	for disk in a b c; do
+		set -- "$@" -drive file=golden-$disk.img,format=raw,if=virtio,readonly=on$options
+	done
+	# The console input is opened read-write: never blocks, never ends.
+	(cd /qemu && QEMU_MODULE_DIR=qemu/modules exec qemu/ld.so --library-path qemu/lib \
+		qemu/qemu-system-x86_64 -L qemu/share "$@" -append "$(sed -n 2p guest.args)" \
+		-serial stdio -incoming "exec:cat guest.state" \
+		0<>$NESTED/$name.in >$NESTED/$name.log 2>&1) &
+	echo $! > $NESTED/$name.pid
+}
+
+# nested_ready NAME SECONDS: guest NAME answers within SECONDS (input that
+# comes while its state still loads is lost: asked every 2 s).
+nested_asked() { nested_tell "$1" "sums 0" && sleep 2 && nested_said "$1" "SUMS-OK 0"; }
+nested_ready() { within "$2" nested_asked "$1"; }
+
+# nested_said NAME TEXT: guest NAME printed a line QGUEST-TEXT.
+nested_said() { tr -d '\r' < $NESTED/$1.log | grep -qx "QGUEST-$2"; }
+
+# nested_tell NAME COMMAND: a command of guest-init.sh to guest NAME; with
+# nested_did, its answer (QGUEST-TEXT) within SECONDS.
+nested_tell() { echo "$2" > $NESTED/$1.in; }
+nested_did() { within "$3" nested_said "$1" "$2"; }
+
+# nested_pids: the running guests' QEMU processes.
+nested_pids() { cat $NESTED/*.pid 2>/dev/null; }
+
+# nested_stop: every guest ended.
+nested_stop() {
+	local pid
+	for pid in $(nested_pids); do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	rm -f $NESTED/*.pid
 }

@@ -1,0 +1,49 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-only
+# /init of the nested QEMU guests of the "# vm: qemu" groups (see
+# scripts/qemu-payload.sh): a guest as those booting from shared golden
+# images. Its disks are golden images a, b and c (/dev/vda, vdb, vdc), on
+# which it acts when told, one command a line on its console:
+#   read X   mount disk X read-only and read every file on it once (tar of
+#            the tree to /dev/null: the reads land in its page cache, that
+#            is in QEMU's guest RAM on the host)
+#   sums TAG check every file read so far against the disks' SHA256SUMS
+#            (made on the host), through its page cache
+# Its lines start with QGUEST-: READY, READ X, SUMS-OK TAG or SUMS-BAD TAG,
+# FAIL.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /mnt
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+say() { echo "QGUEST-$*"; }
+
+for name in virtio_pci virtio_blk crc32c_generic crc32c_cryptoapi ext4; do
+	[ -f /kmod/$name.load ] || continue
+	while read -r ko; do
+		grep -q "^${ko%.ko} " /proc/modules || insmod /kmod/$ko || say "FAIL insmod $ko"
+	done < /kmod/$name.load
+done
+say READY
+while read -r command disk; do
+	case "$command $disk" in
+	"read a" | "read b" | "read c")
+		dev=/dev/vd$disk
+		mkdir -p /mnt/$disk
+		if mount -t ext4 -o ro,noload $dev /mnt/$disk && tar c -C /mnt/$disk . > /dev/null; then
+			say "READ $disk"
+		else
+			say "FAIL read $disk"
+		fi ;;
+	sums\ ?*)
+		bad=0
+		for dir in /mnt/*; do
+			[ -d "$dir" ] || continue
+			(cd $dir && sha256sum -c -s SHA256SUMS) || bad=$((bad + 1))
+		done
+		if [ $bad = 0 ]; then say "SUMS-OK $disk"; else say "SUMS-BAD $disk"; fi ;;
+	*)
+		say "FAIL no command $command $disk" ;;
+	esac
+done
