@@ -371,6 +371,14 @@ static int load_refused(int err, struct klog *k)
 
 static int load_module(const char *path, const char *options);
 
+/* The module file $KSMPP_MODULE names, or NULL: the installed module. */
+static const char *module_file(void)
+{
+	const char *path = getenv("KSMPP_MODULE");
+
+	return path && *path ? path : NULL;
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -379,13 +387,11 @@ static int cmd_load(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = getenv("KSMPP_MODULE");
+	const char *path = module_file();
 	char options[1024] = "", err[640];
 	bool force = false;
 	int c, i;
 
-	if (path && !*path)
-		path = NULL;
 	while ((c = getopt_long(argc, argv, "+m:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -1065,7 +1071,7 @@ static int cmd_enable(int argc, char **argv)
 			return EXIT_SYSTEM;
 		}
 	}
-	status = load_module(NULL, options);
+	status = load_module(module_file(), options);
 	if (status) {
 		if (ksm_run == 1 && !write_knob(KSM_RUN, "1"))
 			printf("kernel KSM runs again\n");
