@@ -273,9 +273,10 @@ nested_ready() { within "$2" nested_asked "$1"; }
 # nested_said NAME TEXT: guest NAME printed a line QGUEST-TEXT.
 nested_said() { tr -d '\r' < $NESTED/$1.log | grep -qx "QGUEST-$2"; }
 
-# nested_tell NAME COMMAND: a command of guest-init.sh to guest NAME; with
+# nested_tell NAME COMMAND: a command of guest-init.sh to guest NAME (the
+# input opened read-write: never blocks, even with QEMU gone); with
 # nested_did, its answer (QGUEST-TEXT) within SECONDS.
-nested_tell() { echo "$2" > $NESTED/$1.in; }
+nested_tell() { echo "$2" 1<>$NESTED/$1.in; }
 nested_did() { within "$3" nested_said "$1" "$2"; }
 
 # nested_pids: the running guests' QEMU processes.

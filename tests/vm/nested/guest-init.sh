@@ -26,7 +26,10 @@ for name in virtio_pci virtio_blk crc32c_generic crc32c_cryptoapi ext4; do
 	done < /kmod/$name.load
 done
 say READY
-while read -r command disk; do
+# init must never end (the kernel would panic): a failed read (the
+# console's input hung up, as after a restore) is retried.
+while :; do
+	read -r command disk || { sleep 1; continue; }
 	case "$command $disk" in
 	"read a" | "read b" | "read c")
 		dev=/dev/vd$disk
