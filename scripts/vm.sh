@@ -60,7 +60,7 @@ initramfs() {
 	read -ra modules <<<"${KSMPP_GUEST_MODULES//$'\n'/ }"
 	"$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/kmod" "${modules[@]}"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) > "$KSMPP_BUILD/$line/initramfs.cpio"
-	"$KSMPP_TOP/scripts/qemu-payload.sh" "$line" "$KSMPP_BUILD/$line/qemu.img"
+	rm -f "$KSMPP_BUILD/$line/qemu.img"
 }
 
 # asks GROUPS WORD: one of the groups asks for WORD ("# vm: WORD" lines).
@@ -97,9 +97,11 @@ disks() {
 }
 
 # qemu_disk LINE: QEMU options for the disk of scripts/qemu-payload.sh,
-# made with the initramfs.
+# made by the first run that asks for it after the initramfs (one group
+# asks: no two runs make it at once).
 qemu_disk() {
 	local img=$KSMPP_BUILD/$1/qemu.img
+	[ -f "$img" ] || "$KSMPP_TOP/scripts/qemu-payload.sh" "$1" "$img" >&2
 	echo "-drive file=$img,format=raw,if=none,snapshot=on,id=qemu" \
 		"-device virtio-blk-pci,drive=qemu,serial=ksmpp-qemu"
 }
