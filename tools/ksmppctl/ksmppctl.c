@@ -379,6 +379,24 @@ static const char *module_file(void)
 	return path && *path ? path : NULL;
 }
 
+/*
+ * Append "@name=@value" (or @name alone, @value NULL) to the parameter
+ * string @options of @len bytes, space-separated. EXIT_OK, or EXIT_USAGE
+ * after a message when it does not fit (@options unchanged).
+ */
+static int add_option(char *options, size_t len, const char *name, const char *value)
+{
+	size_t used = strlen(options);
+
+	if (snprintf(options + used, len - used, "%s%s%s%s", used ? " " : "", name,
+		     value ? "=" : "", value ? value : "") >= (int)(len - used)) {
+		options[used] = '\0';
+		error("too many parameters");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -410,7 +428,6 @@ static int cmd_load(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		const struct ksmpp_knob *knob;
 		unsigned long value;
-		size_t used = strlen(options);
 
 		if (!force &&
 		    knob_check_assignment(argv[i], &knob, &value, err, sizeof(err))) {
@@ -418,12 +435,8 @@ static int cmd_load(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		/* As given: the kernel parses values as knob_check() does. */
-		if (snprintf(options + used, sizeof(options) - used, "%s%s",
-			     used ? " " : "", argv[i]) >=
-		    (int)(sizeof(options) - used)) {
-			error("too many parameters");
+		if (add_option(options, sizeof(options), argv[i], NULL))
 			return EXIT_USAGE;
-		}
 	}
 	return load_module(path, options);
 }
@@ -921,7 +934,7 @@ static int shared_knobs(const char *from, int argc, char **argv, char *out, size
 	char path[256], text[64], value_text[32];
 	unsigned long values[32];
 	bool have[32] = { false }, advisor = false;
-	size_t i, used = 0;
+	size_t i;
 
 	*out = '\0';
 	for (i = 0; i < ksmpp_nknobs && i < ARRAY_SIZE(values); i++) {
@@ -946,12 +959,8 @@ static int shared_knobs(const char *from, int argc, char **argv, char *out, size
 		    (advisor && !strcmp(k->name, "pages_to_scan")))
 			continue;
 		knob_format(k, values[i], value_text, sizeof(value_text));
-		used += snprintf(out + used, len - used, "%s%s=%s", used ? " " : "",
-				 k->name, value_text);
-		if (used >= len) {
-			error("too many parameters");
+		if (add_option(out, len, k->name, value_text))
 			return EXIT_USAGE;
-		}
 	}
 	return EXIT_OK;
 }
@@ -1034,7 +1043,6 @@ static int cmd_enable(int argc, char **argv)
 {
 	char options[1024] = "";
 	int first, i, ksm_run, status = EXIT_OK;
-	size_t used;
 	bool persist_too;
 	struct stat sb;
 
@@ -1052,16 +1060,12 @@ static int cmd_enable(int argc, char **argv)
 		status = shared_knobs(SYSFS_KSM, argc, argv, options, sizeof(options));
 	if (status)
 		return status;
-	for (i = 0, used = strlen(options); i < argc; i++)
-		used += snprintf(options + used, sizeof(options) - used, "%s%s",
-				 used ? " " : "", argv[i]);
-	if (!given("run", argc, argv))
-		used += snprintf(options + used, sizeof(options) - used, "%srun=1",
-				 used ? " " : "");
-	if (used >= sizeof(options)) {
-		error("too many parameters");
-		return EXIT_USAGE;
-	}
+	for (i = 0; i < argc && !status; i++)
+		status = add_option(options, sizeof(options), argv[i], NULL);
+	if (!status && !given("run", argc, argv))
+		status = add_option(options, sizeof(options), "run", "1");
+	if (status)
+		return status;
 	ksmtuned_stop(persist_too);
 	if (ksm_run == 1) {
 		printf("stopping kernel KSM (the pages it merged stay merged)\n");
