@@ -346,24 +346,26 @@ static void ksmpp_pass_end(void)
 }
 
 /*
- * Visit one page named by a hint. Pages that are not anonymous pages in a
- * mergeable area, or that are merged already, are passed over cheaply. A
- * page that a read has just filled may still sit in a per-CPU LRU batch,
- * which holds a reference that would fail the merge: the first such page
- * of a batch drains them all (*@drained).
+ * Visit one page named by a hint; false if the process's mmap lock was
+ * taken (come back to the page in the next batch: a hint is not seen
+ * twice). Pages that are not anonymous pages in a mergeable area, or that
+ * are merged already, are passed over cheaply. A page that a read has just
+ * filled may still sit in a per-CPU LRU batch, which holds a reference
+ * that would fail the merge: the first such page of a batch drains them
+ * all (*@drained).
  */
-static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
+static bool ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
 			       bool *drained)
 {
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
 
-	if (mmap_read_trylock(slot->mm)) {
-		vma = ksmpp_mergeable_vma(slot->mm, addr);
-		if (vma)
-			page = ksmpp_get_anon_page(vma, addr);
-		mmap_read_unlock(slot->mm);
-	}
+	if (!mmap_read_trylock(slot->mm))
+		return false;
+	vma = ksmpp_mergeable_vma(slot->mm, addr);
+	if (vma)
+		page = ksmpp_get_anon_page(vma, addr);
+	mmap_read_unlock(slot->mm);
 	if (!page || folio_test_ksm(page_folio(page))) {
 		ksmpp_stats.hint_pages_skipped++;
 	} else {
@@ -380,6 +382,7 @@ static void ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
 	}
 	if (page)
 		put_page(page);
+	return true;
 }
 
 /*
@@ -435,8 +438,9 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 	while (ring && used < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))
 			break;
-		ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next,
-				   &drained);
+		if (!ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next,
+					&drained))
+			break;
 		used++;
 		ksmpp_hint_cursor.next += PAGE_SIZE;
 		if (ksmpp_hint_cursor.next >= ksmpp_hint_cursor.end)
