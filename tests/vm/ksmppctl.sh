@@ -291,9 +291,25 @@ ksm_alone() { [ "$(cat $KSM_RUN_FILE)" = 1 -a "$(cat /sys/kernel/mm/ksm/pages_to
 check "enable hint_scan_percent=101: nothing changed (KSM runs, ksmpp not loaded)" ksm_alone 123
 ctl enable --frob
 check "enable --frob: exit 1" exits 1
+ctl enable --help
+check "enable --help: exit 0" exits 0
+check "enable --help: nothing changed" ksm_alone 123
+ctl disable --help
+check "disable --help: exit 0" exits 0
 export KSMPP_MODULE=$KSMPP_KO
+# ksmtuned under systemd: a stand-in systemctl logs its calls and says that
+# ksmtuned is active.
+mkdir -p /run/systemd/system /tmp/systemd-bin
+printf '#!/bin/sh\necho "$*" >> /tmp/systemctl.calls\n' > /tmp/systemd-bin/systemctl
+chmod +x /tmp/systemd-bin/systemctl
+# systemctl_called ARGS: ksmppctl ran systemctl ARGS.
+systemctl_called() { grep -qxF -- "$*" /tmp/systemctl.calls; }
+PATH=/tmp/systemd-bin:$PATH
 ctl enable --persist hint_scan_percent=50
 check "enable --persist: exit 0" exits 0
+check "enable --persist under systemd: ksmtuned stopped and disabled" \
+	systemctl_called --quiet disable --now ksmtuned.service
+check "enable --persist under systemd: said so" said "stopping ksmtuned (and disabling it)"
 check "enable: kernel KSM stopped" [ "$(cat $KSM_RUN_FILE)" = 0 ]
 check "enable: ksmpp runs with KSM's pages_to_scan and the given hint_scan_percent" \
 	[ "$(cat $KSMPP_PARAMS/run)" = 1 -a "$(cat $KSMPP_PARAMS/pages_to_scan)" = 123 -a \
@@ -311,7 +327,27 @@ check "disable --persist: both files removed" \
 	[ ! -e /etc/modprobe.d/ksmpp.conf -a ! -e /etc/modules-load.d/ksmpp.conf ]
 ctl disable
 check "disable when not loaded: exit 2" exits 2
+# Without --persist, ksmtuned is only stopped; without systemd, left alone.
+rm -f /tmp/systemctl.calls
+ctl enable
+check "enable under systemd: ksmtuned stopped, not disabled" \
+	[ "$(cat /tmp/systemctl.calls)" = "--quiet is-active ksmtuned.service
+--quiet stop ksmtuned.service" ]
+ctl disable
+rm -rf /run/systemd /tmp/systemctl.calls
+ctl enable
+check "enable without systemd: systemctl not run" [ ! -e /tmp/systemctl.calls ]
+ctl disable
+check "disable: exit 0" exits 0
+# A file that cannot be removed (a directory in its place) is named.
+mkdir /etc/modules-load.d/ksmpp.conf
+ctl disable --persist
+check "disable --persist, one file cannot go: exit 5" exits 5
+check "disable --persist, one file cannot go: names it" \
+	said "cannot remove /etc/modules-load.d/ksmpp.conf: Is a directory"
+rmdir /etc/modules-load.d/ksmpp.conf
 unset KSMPP_MODULE
+PATH=${PATH#/tmp/systemd-bin:}
 echo 2 > $KSM_RUN_FILE && echo 0 > $KSM_RUN_FILE && echo 100 > /sys/kernel/mm/ksm/pages_to_scan
 
 # --- Gone again ------------------------------------------------------------------

@@ -979,23 +979,30 @@ static int write_config(const char *path, const char *text)
 	return fclose(f) ? errno : 0;
 }
 
-/* The boot-time configuration: ksmpp with @options, or none (NULL). */
+/*
+ * The boot-time configuration: ksmpp with @options, or none (NULL). An
+ * error names the file it failed on.
+ */
 static int persist(const char *options)
 {
+	const char *params = NULL, *load = NULL, *path = MODPROBE_CONF;
 	char text[1200];
 	int err;
 
-	snprintf(text, sizeof(text),
-		 "# Written by ksmppctl enable --persist: ksmpp's parameters.\noptions ksmpp %s\n",
-		 options);
-	err = write_config(MODPROBE_CONF, options ? text : NULL);
-	if (!err)
-		err = write_config(MODULES_LOAD_CONF,
-				   options ? "# Written by ksmppctl enable --persist.\nksmpp\n" :
-					     NULL);
+	if (options) {
+		snprintf(text, sizeof(text),
+			 "# Written by ksmppctl enable --persist: ksmpp's parameters.\noptions ksmpp %s\n",
+			 options);
+		params = text;
+		load = "# Written by ksmppctl enable --persist.\nksmpp\n";
+	}
+	err = write_config(path, params);
+	if (!err) {
+		path = MODULES_LOAD_CONF;
+		err = write_config(path, load);
+	}
 	if (err) {
-		error("cannot %s %s and %s: %s", options ? "write" : "remove", MODPROBE_CONF,
-		      MODULES_LOAD_CONF, strerror(err));
+		error("cannot %s %s: %s", options ? "write" : "remove", path, strerror(err));
 		return EXIT_SYSTEM;
 	}
 	printf("%s %s and %s\n", options ? "wrote" : "removed", MODPROBE_CONF,
@@ -1003,8 +1010,12 @@ static int persist(const char *options)
 	return EXIT_OK;
 }
 
-/* --persist, alone or with PARAM=VALUEs checked; -1 on a usage error. */
-static int handover_options(int argc, char **argv, bool *persist_too, bool params)
+/*
+ * --persist, alone or with PARAM=VALUEs checked: the index of the first
+ * PARAM, or -1 with *exit_code what to exit with (EXIT_OK after --help).
+ */
+static int handover_options(int argc, char **argv, bool *persist_too, bool params,
+			    int *exit_code)
 {
 	static const struct option opts[] = {
 		{ "persist", no_argument, NULL, 'p' },
@@ -1017,13 +1028,16 @@ static int handover_options(int argc, char **argv, bool *persist_too, bool param
 	int c, i;
 
 	*persist_too = false;
+	*exit_code = EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "+ph", opts, NULL)) != -1) {
 		if (c == 'p') {
 			*persist_too = true;
 			continue;
 		}
-		if (c == 'h')
+		if (c == 'h') {
 			usage(stdout);
+			*exit_code = EXIT_OK;
+		}
 		return -1;
 	}
 	if (!params && optind < argc) {
@@ -1036,6 +1050,7 @@ static int handover_options(int argc, char **argv, bool *persist_too, bool param
 			return -1;
 		}
 	}
+	*exit_code = EXIT_OK;
 	return optind;
 }
 
@@ -1046,9 +1061,9 @@ static int cmd_enable(int argc, char **argv)
 	bool persist_too;
 	struct stat sb;
 
-	first = handover_options(argc, argv, &persist_too, true);
+	first = handover_options(argc, argv, &persist_too, true, &status);
 	if (first < 0)
-		return EXIT_USAGE;
+		return status;
 	argc -= first;
 	argv += first;
 	if (!stat(SYSFS_KSMPP, &sb)) {
@@ -1091,9 +1106,9 @@ static int cmd_disable(int argc, char **argv)
 	bool persist_too;
 	struct stat sb;
 
-	first = handover_options(argc, argv, &persist_too, false);
+	first = handover_options(argc, argv, &persist_too, false, &status);
 	if (first < 0)
-		return EXIT_USAGE;
+		return status;
 	if (stat(SYSFS_KSMPP, &sb)) {
 		error("ksmpp is not loaded");
 		return persist_too ? persist(NULL) : EXIT_NOT_LOADED;
