@@ -18,14 +18,22 @@ check "/proc/ksmpp metadata_bytes counts the indexes" [ "$(proc_field metadata_b
 check "/proc/ksmpp is key: value lines" [ -z "$(grep -v '^[a-z_]*: *[^ ].*$' /proc/ksmpp)" ]
 check "/proc/ksmpp read-only" [ "$(stat -c %a /proc/ksmpp)" = 444 ]
 # Running while nobody opted in: ksmppd looks for processes twice a second
-# and drains no LRU cache in between, so it costs next to nothing (0 ticks
-# of 5 s here; 6 when it looked and drained at every batch).
+# and drains no LRU cache in between. Counted in wakeups, which TCG's load
+# on the host stretches less than time: 9-11 in 5 s, 17 on the debug kernel
+# under CI's load (250 when it looked at every 20 ms batch). Its CPU time,
+# sampled at ticks, is 0 of 5 s on a quiet host and up to 5 ticks on the
+# debug kernel under CI's load: bounded at 5% only.
 echo 1 > $KSMPP_PARAMS/run
+ksmppd_wakeups() { awk '/^voluntary_ctxt_switches/ { print $2 }' /proc/$(pidof ksmppd)/status; }
 ksmppd_ticks() { awk '{ print $14 + $15 }' /proc/$(pidof ksmppd)/stat; }
-before=$(ksmppd_ticks)
+wakeups=$(ksmppd_wakeups)
+ticks=$(ksmppd_ticks)
 sleep 5
-idle=$(($(ksmppd_ticks) - before))
-check "running with nobody opted in: ksmppd idle ($idle ticks in 5 s)" [ "$idle" -le 2 ]
+wakeups=$(($(ksmppd_wakeups) - wakeups))
+ticks=$(($(ksmppd_ticks) - ticks))
+check "running with nobody opted in: ksmppd looks twice a second ($wakeups wakeups in 5 s)" \
+	[ "$wakeups" -ge 4 -a "$wakeups" -le 50 ]
+check "running with nobody opted in: ksmppd near idle ($ticks ticks in 5 s)" [ "$ticks" -le 25 ]
 check "running with nobody opted in: state running" state_is running
 echo 0 > $KSMPP_PARAMS/run
 check "unload" rmmod ksmpp
