@@ -23,6 +23,11 @@ shift 2
 # shellcheck disable=SC1090
 . "$KSMPP_CACHE/kernels/$line.env"
 cache=$KSMPP_BUILD/$line/guest-modules
+# One run at a time per cache: a line's initramfs and the nested guests'
+# (scripts/qemu-payload.sh) may take one line's modules at once.
+mkdir -p "$KSMPP_BUILD/$line"
+exec 9>"$cache.lock"
+flock 9
 # A kernel without a modules package (the debug line) has them built in:
 # nothing to load.
 if [ -z "$MODULES_DEB" ]; then

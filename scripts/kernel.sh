@@ -259,7 +259,12 @@ esac
 
 case ${1:-} in
 resolve)	apt_lists_update; resolve "${2:?line}" ;;
-prepare)	prepare "${2:?line}" ;;
+# One prepare at a time: two may ask for one line (a test run's line and
+# the nested guests' kernel, scripts/qemu-payload.sh), or share a chroot.
+prepare)	mkdir -p "$KSMPP_CACHE/kernels"
+		exec 9>"$KSMPP_CACHE/kernels/prepare.lock"
+		flock 9
+		prepare "${2:?line}" ;;
 source)		source_tarball "${2:?line}" ;;
 *)		die "usage: $0 resolve|prepare|source LINE" ;;
 esac

@@ -42,3 +42,17 @@ apt_mirror() {
 	apt-get indextargets --format '$(LABEL) $(REPO_URI)' |
 		awk -v l="$1" '$1 == l { print $2; exit }'
 }
+
+# asks GROUPS WORD: one of the groups (tests/vm/GROUP.sh, or the
+# benchmark's tests/bench/GROUP.sh) asks for WORD ("# vm: WORD" lines).
+asks() {
+	local group file
+	for group in $(echo "$1" | tr ',' ' '); do
+		for file in "$KSMPP_TOP/tests/vm/$group.sh" "$KSMPP_TOP/tests/bench/$group.sh"; do
+			if [ -f "$file" ] && head -n 5 "$file" | grep -q "^# vm:.*\\b$2\\b"; then
+				return 0
+			fi
+		done
+	done
+	return 1
+}

@@ -10,9 +10,10 @@
 #               qemu-system-data and seabios (share/): run as
 #               "QEMU_MODULE_DIR=qemu/modules qemu/ld.so --library-path
 #               qemu/lib qemu/qemu-system-x86_64 -L qemu/share"
-#   vmlinux     LINE's Debian kernel, which the nested guests boot
-#               uncompressed (PVH): decompressing the bzImage would take
-#               them over a minute under nested TCG
+#   vmlinux     the kernel the nested guests boot, Debian 12's (line
+#               NESTED_LINE, whatever LINE is), uncompressed (PVH):
+#               decompressing the bzImage would take them over a minute
+#               under nested TCG
 #   initrd      their busybox initramfs: /init is tests/vm/nested/guest-init.sh,
 #               /kmod has virtio and ext4 (see guest-modules.sh)
 #   guest.args  their QEMU options, one line, and kernel command line, the
@@ -24,7 +25,7 @@
 #   golden-a.img, golden-b.img, golden-c.img
 #               the disk images the nested guests share: ext4 file systems
 #               of real files (libraries of the build chroot, GOLDEN_MIB
-#               of different ones on each) and SHA256SUMS, their checksums
+#               of different ones on each) and MD5SUMS, their checksums
 #               made here
 #   golden.pages
 #               "DISK PAGES" lines: the 4 KiB pages of files on each image
@@ -35,7 +36,14 @@ shopt -s inherit_errexit
 
 line=${1:?usage: $0 LINE IMAGE}
 image=${2:?usage: $0 LINE IMAGE}
-GOLDEN_MIB=8
+GOLDEN_MIB=4
+# The nested guests' kernel. ksmpp runs on LINE's, in the test guest: the
+# nested guests only read their disks through virtio-blk, whichever
+# kernel they run. A 6.12 kernel there died under nested TCG on a busy
+# host (double faults in the slab allocator, with garbage in EFLAGS);
+# Debian 12's never did.
+NESTED_LINE=6.1
+nested_env=$("$KSMPP_TOP/scripts/kernel.sh" prepare $NESTED_LINE)
 # shellcheck disable=SC1090
 . "$KSMPP_CACHE/kernels/$line.env"
 stage=$KSMPP_BUILD/$line/qemu-payload
@@ -55,10 +63,10 @@ cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/pvh.bin \
 	/usr/share/qemu/kvmvapic.bin "$stage/qemu/share/"
 
 # The nested guests' kernel and initramfs.
-cp "$VMLINUX" "$stage/vmlinux"
+cp "$(sed -n 's/^VMLINUX=//p' "$nested_env")" "$stage/vmlinux"
 cp /bin/busybox "$stage/initrd/bin/busybox"
 install -m 755 "$KSMPP_TOP/tests/vm/nested/guest-init.sh" "$stage/initrd/init"
-"$KSMPP_TOP/scripts/guest-modules.sh" "$line" "$stage/initrd/kmod" \
+"$KSMPP_TOP/scripts/guest-modules.sh" $NESTED_LINE "$stage/initrd/kmod" \
 	virtio_pci? virtio_blk ext4 crc32c_generic? crc32c_cryptoapi?
 (cd "$stage/initrd" && find . | cpio -o -H newc --quiet) > "$stage/initrd.cpio"
 rm -rf "$stage/initrd" && mv "$stage/initrd.cpio" "$stage/initrd"
@@ -76,7 +84,7 @@ for disk in a b c; do
 	dir=$stage/golden-$disk
 	find "$dir" -type f -printf '%s\n' |
 		awk -v disk=$disk '{ n += int(($1 + 4095) / 4096) } END { print disk, n }'
-	(cd "$dir" && sha256sum -- * > ../SHA256SUMS && mv ../SHA256SUMS .)
+	(cd "$dir" && md5sum -- * > ../MD5SUMS && mv ../MD5SUMS .)
 	mkfs.ext4 -q -F -b 4096 -d "$dir" "$dir.img" $((GOLDEN_MIB + 8))M >/dev/null
 	rm -rf "$dir"
 done > "$stage/golden.pages"
@@ -84,7 +92,7 @@ done > "$stage/golden.pages"
 # The guests' options, the disks but their I/O mode (see nested_start in
 # tests/vm/lib.sh); PVH boot of the uncompressed kernel, no ACPI.
 cat > "$stage/guest.args" <<ARGS
--accel tcg -cpu max -m 256 -smp 1 -machine mem-merge=on -nodefaults -display none -no-reboot -kernel vmlinux -initrd initrd
+-accel tcg -cpu max -m 128 -smp 1 -machine mem-merge=on -nodefaults -display none -no-reboot -kernel vmlinux -initrd initrd
 console=ttyS0 panic=-1 acpi=off mitigations=off quiet
 ARGS
 

@@ -154,7 +154,8 @@ build_line() {
 
 # guests N GROUP...: the guests to boot, a line each, its groups comma
 # separated: one guest per group, or with N > 0 the groups dealt out to N
-# guests.
+# guests. A group that runs nested QEMU guests ("# vm: qemu"), the longest,
+# gets a guest of its own, the first.
 guests() {
 	local n=$1 i=0 group
 	local -a guest=()
@@ -164,6 +165,10 @@ guests() {
 		return
 	fi
 	for group; do
+		if asks "$group" qemu; then
+			echo "$group"
+			continue
+		fi
 		guest[i % n]+=${guest[i % n]:+,}$group
 		i=$((i + 1))
 	done
@@ -176,8 +181,7 @@ guests() {
 line_groups() {
 	local group
 	for group in $vm_groups; do
-		if [ -z "${TESTS:-}" ] &&
-		   head -n 5 "$KSMPP_TOP/tests/vm/$group.sh" | grep -q "^# vm:.*\bnot-$1\b"; then
+		if [ -z "${TESTS:-}" ] && asks "$group" "not-$1"; then
 			echo "[$1] $group: not run on this line (see tests/vm/$group.sh)" >&2
 		else
 			echo "$group"

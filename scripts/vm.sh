@@ -63,18 +63,6 @@ initramfs() {
 	rm -f "$KSMPP_BUILD/$line/qemu.img"
 }
 
-# asks GROUPS WORD: one of the groups asks for WORD ("# vm: WORD" lines).
-asks() {
-	local group
-	for group in $(echo "$1" | tr ',' ' '); do
-		if head -n 5 "$KSMPP_TOP/tests/vm/$group.sh" 2>/dev/null |
-			grep -q "^# vm:.*\\b$2\\b"; then
-			return 0
-		fi
-	done
-	return 1
-}
-
 # disks DIR: the images of KSMPP_DISKS made anew in DIR; their QEMU options.
 disks() {
 	local dir=$1 disk name img
@@ -138,7 +126,7 @@ run() {
 	fi
 	if asks "$groups" qemu; then
 		options="$options $(qemu_disk "$line")"
-		VM_TIMEOUT=$((VM_TIMEOUT + 900))
+		VM_TIMEOUT=$((VM_TIMEOUT + 600))
 	fi
 	# shellcheck disable=SC2086
 	timeout "${KSMPP_VM_TIMEOUT:-$((VM_TIMEOUT * $(tr ',' '\n' <<<"$groups" | wc -l)))}" \

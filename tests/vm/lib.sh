@@ -34,6 +34,8 @@ not() { ! "$@"; }
 loaded() { grep -q '^ksmpp ' /proc/modules; }
 unload() { ! loaded || rmmod ksmpp; }
 
+# uptime_s: whole seconds since the guest booted.
+uptime_s() { cut -d. -f1 /proc/uptime; }
 # proc_field KEY: the value of KEY in /proc/ksmpp.
 proc_field() { sed -n "s/^$1: *//p" /proc/ksmpp; }
 # state_is STATE: ksmpp's state (/proc/ksmpp) is STATE.
@@ -224,7 +226,9 @@ disk() {
 
 # Nested guests (groups whose first lines hold "# vm: qemu"): real QEMU
 # guests, from the disk of scripts/qemu-payload.sh, mounted at /qemu. Each
-# has 256 MiB of guest RAM (mem-merge=on, QEMU's default), the golden images
+# boots Debian 12's kernel, whatever the test guest's line (a 6.12 kernel
+# died there under nested TCG; see qemu-payload.sh), and
+# has 128 MiB of guest RAM (mem-merge=on, QEMU's default), the golden images
 # a, b and c as its disks, and runs tests/vm/nested/guest-init.sh, which
 # reads a disk or checks the sums when told. They start from the state of
 # one booted on the host (guest.state), so all start with the same memory.
@@ -238,19 +242,13 @@ nested_setup() {
 	grep -q ' /qemu ' /proc/mounts || mount -t ext4 -o ro "$(disk qemu)" /qemu
 }
 
-# nested_start NAME IO: start guest NAME, its disks read through QEMU's I/O
-# mode IO: threads (QEMU's default: aio=threads, cache=writeback, preadv()
-# from its thread pool), direct (cache=none: O_DIRECT) or io_uring
-# (aio=io_uring; QEMU does not register its buffers, which ksmpp could not
-# hint). nested_ready tells when it runs.
+# nested_start NAME [OPTIONS]: start guest NAME, its disks read through
+# QEMU's I/O as OPTIONS of -drive set it: by default (aio=threads,
+# cache=writeback) preadv() from QEMU's thread pool, cache=none O_DIRECT,
+# aio=io_uring io_uring (QEMU does not register its buffers, which ksmpp
+# could not hint). nested_ready tells when it runs.
 nested_start() {
-	local name=$1 options= disk
-	case $2 in
-	threads) ;;
-	direct) options=,cache=none ;;
-	io_uring) options=,aio=io_uring ;;
-	*) echo "nested_start: no I/O mode $2"; return 1 ;;
-	esac
+	local name=$1 options=${2:+,$2} disk
 	rm -f $NESTED/$name.*
 	mkfifo $NESTED/$name.in
 	set -- $(sed -n 1p /qemu/guest.args)
@@ -270,6 +268,34 @@ nested_start() {
 nested_asked() { nested_tell "$1" "sums 0" && sleep 2 && nested_said "$1" "SUMS-OK 0"; }
 nested_ready() { within "$2" nested_asked "$1"; }
 
+# nested_boot SECONDS NAME[:OPTIONS]...: guests NAME started (with -drive
+# OPTIONS, as nested_start takes them), every one answering within SECONDS.
+# A start that fails is shown and tried once more: before any engine runs,
+# a guest dies of nested TCG alone (on a busy host, both guests' kernels on
+# 6.12-deb12 once died of an exception in an interrupt while they started;
+# a 6.12-deb13 one once did not answer within 600 s).
+nested_boot() {
+	local seconds=$1 try guest ready
+	shift
+	for try in first second; do
+		ready=true
+		for guest; do
+			case $guest in
+			*:*)	nested_start "${guest%%:*}" "${guest#*:}" ;;
+			*)	nested_start "$guest" ;;
+			esac
+		done
+		for guest; do
+			nested_ready "${guest%%:*}" "$seconds" || { ready=false; break; }
+		done
+		$ready && return 0
+		echo "the guests did not start within $seconds s ($try start); their consoles:"
+		nested_show
+		nested_stop
+	done
+	return 1
+}
+
 # nested_said NAME TEXT: guest NAME printed a line QGUEST-TEXT.
 nested_said() { tr -d '\r' < $NESTED/$1.log | grep -qx "QGUEST-$2"; }
 
@@ -278,6 +304,29 @@ nested_said() { tr -d '\r' < $NESTED/$1.log | grep -qx "QGUEST-$2"; }
 # nested_did, its answer (QGUEST-TEXT) within SECONDS.
 nested_tell() { echo "$2" 1<>$NESTED/$1.in; }
 nested_did() { within "$3" nested_said "$1" "$2"; }
+
+# nested_show: each guest's console, without the answers to nested_ready
+# (when a guest fails: an oops of its kernel shows whole).
+nested_show() {
+	local log
+	for log in $NESTED/*.log; do
+		echo "==> $log"
+		tr -d '\r' < "$log" | grep -v -x -e 'sums 0' -e 'QGUEST-SUMS-OK 0' | tail -n 100
+	done
+}
+
+# nested_saved DISK...: the pages saved across the running guests' RAM
+# (tests/vm/bin/guest-ram.c), "IMAGE ZERO OTHER HUGE": those holding a block
+# of one of the golden images DISK (a, b or c), zero-filled ones, the rest;
+# then the guests' pages that are part of a huge page.
+nested_saved() {
+	local disk images=
+	for disk; do images="$images -r /qemu/golden-$disk.img"; done
+	# shellcheck disable=SC2086
+	guest-ram $images $(nested_pids) | awk '{
+		for (i = 12; i <= NF; i += 2) image += $i
+		print image, $8, $6 - $8 - image, $10 }'
+}
 
 # nested_pids: the running guests' QEMU processes.
 nested_pids() { cat $NESTED/*.pid 2>/dev/null; }

@@ -188,6 +188,19 @@ void pagemap_read(pid_t pid, uintptr_t addr, size_t npages, uint64_t *out)
 	close(fd);
 }
 
+uint64_t kpageflags(uint64_t pfn)
+{
+	static int fd = -1;
+	uint64_t flags;
+
+	if (fd < 0)
+		fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0 || pread(fd, &flags, sizeof(flags), (off_t)(pfn * sizeof(flags))) !=
+			      sizeof(flags))
+		return 0;
+	return flags;
+}
+
 const char *engine_name(void)
 {
 	const char *name = getenv("KSMPP_ENGINE");

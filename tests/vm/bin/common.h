@@ -77,6 +77,13 @@ static inline uint64_t pm_pfn(uint64_t entry)
 	return (entry & PM_PRESENT) ? entry & PM_PFN_MASK : 0;
 }
 
+/* Bits of /proc/kpageflags (Documentation/admin-guide/mm/pagemap.rst). */
+#define KPF_THP		22
+#define KPF_KSM		21
+#define KPF_ZERO_PAGE	24
+/* The /proc/kpageflags word of frame PFN, 0 if it cannot be read. */
+uint64_t kpageflags(uint64_t pfn);
+
 /* The merge engine under test: "ksmpp" (default) or "ksm" (KSMPP_ENGINE). */
 const char *engine_name(void);
 /*

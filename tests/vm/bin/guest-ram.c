@@ -3,16 +3,21 @@
  * guest-ram [-r IMAGE]... PID...: what merging saves in the guest RAM of
  * the QEMU processes PID..., measured by physical frames, as one line:
  *
- *	present P distinct D saved S zero Z [IMAGE N]...
+ *	present P distinct D saved S zero Z huge H [IMAGE N]...
  *
  * Guest RAM is every mapping of at least 16 MiB that is mergeable
  * (VmFlags "mg" in /proc/PID/smaps: QEMU's mem-merge=on). P counts its
  * present pages, D the distinct frames behind them, both without the
- * kernel's shared zero page; S = P - D is what sharing saves. Z is the part
- * of S whose content is all zeroes (read through /proc/PID/mem, which does
- * not unshare): a frame mapped N times saves N - 1 pages. N for each
- * IMAGE is the part of S whose content is a block (4 KiB) of that disk
- * image, not all zeroes: the sharing that came from reading it.
+ * kernel's shared zero pages (/proc/kpageflags: the 4 KiB one, and the 512
+ * frames of the huge one that a read fault in a THP area maps); S = P - D
+ * is what sharing saves. Z is the part of S whose content is all zeroes
+ * (read through /proc/PID/mem, which does not unshare): a frame mapped N
+ * times saves N - 1 pages. H counts the present pages that are part of a
+ * huge page (KPF_THP): merged pages are not, and khugepaged, which may
+ * collapse a range holding merged pages into a new huge page, undoes their
+ * merge. N for each IMAGE is the part of S whose content is a block
+ * (4 KiB) of that disk image, not all zeroes: the sharing that came from
+ * reading it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +64,7 @@ static void add_frame(uint64_t pfn, pid_t pid, uintptr_t addr)
 }
 
 /* Every present page of PID's guest RAM into frames[]. */
-static void read_process(pid_t pid, uint64_t zero)
+static void read_process(pid_t pid)
 {
 	char path[64], line[512];
 	unsigned long start = 0, end = 0;
@@ -87,7 +92,7 @@ static void read_process(pid_t pid, uint64_t zero)
 			die("out of memory");
 		pagemap_read(pid, start, n, entries);
 		for (i = 0; i < n; i++)
-			if (pm_pfn(entries[i]) && pm_pfn(entries[i]) != zero)
+			if (pm_pfn(entries[i]))
 				add_frame(pm_pfn(entries[i]), pid, start + i * PAGE_SIZE);
 		free(entries);
 	}
@@ -174,9 +179,9 @@ static void read_page(pid_t pid, uintptr_t addr, unsigned char *page)
 
 int main(int argc, char **argv)
 {
-	size_t i, run, distinct = 0, saved = 0, saved_zero = 0;
+	size_t i, run, present = 0, distinct = 0, saved = 0, saved_zero = 0, huge = 0;
 	static unsigned char page[PAGE_SIZE];
-	uint64_t zero = zero_pfn(), hash;
+	uint64_t hash, flags;
 	int a, opt, m;
 
 	while ((opt = getopt(argc, argv, "r:")) != -1) {
@@ -188,11 +193,17 @@ int main(int argc, char **argv)
 	if (optind == argc || argc - optind > MAX_PROCESSES)
 		die("usage: guest-ram [-r IMAGE]... PID...");
 	for (a = optind; a < argc; a++)
-		read_process(atoi(argv[a]), zero);
+		read_process(atoi(argv[a]));
 	qsort(frames, nframes, sizeof(*frames), by_pfn);
 	for (i = 0; i < nframes; i += run) {
 		for (run = 1; i + run < nframes && frames[i + run].pfn == frames[i].pfn; run++)
 			;
+		flags = kpageflags(frames[i].pfn);
+		if (flags & (1ULL << KPF_ZERO_PAGE))
+			continue;
+		present += run;
+		if (flags & (1ULL << KPF_THP))
+			huge += run;
 		distinct++;
 		if (run == 1)
 			continue;
@@ -208,8 +219,8 @@ int main(int argc, char **argv)
 				    by_value))
 				images[m].saved += run - 1;
 	}
-	printf("present %zu distinct %zu saved %zu zero %zu", nframes, distinct, saved,
-	       saved_zero);
+	printf("present %zu distinct %zu saved %zu zero %zu huge %zu", present, distinct, saved,
+	       saved_zero, huge);
 	for (m = 0; m < nimages; m++)
 		printf(" %s %zu", images[m].name, images[m].saved);
 	printf("\n");

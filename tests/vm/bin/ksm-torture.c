@@ -272,38 +272,27 @@ static void publish_base(void)
 /* The frame and /proc/kpageflags of our page at ADDR, as text. */
 static void frame_text(const void *addr, char *out, size_t size)
 {
-	uint64_t entry, flags = 0;
-	int fd;
+	uint64_t entry, flags;
 
 	pagemap_read(getpid(), (uintptr_t)addr, 1, &entry);
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (fd >= 0 && pm_pfn(entry))
-		if (pread(fd, &flags, sizeof(flags), (off_t)(pm_pfn(entry) * sizeof(flags))) !=
-		    sizeof(flags))
-			flags = 0;
-	if (fd >= 0)
-		close(fd);
+	flags = pm_pfn(entry) ? kpageflags(pm_pfn(entry)) : 0;
 	snprintf(out, size, "pagemap %#llx, frame %#llx, kpageflags %#llx%s",
 		 (unsigned long long)entry, (unsigned long long)pm_pfn(entry),
-		 (unsigned long long)flags, flags & (1ULL << 21) ? " (KSM)" : "");
+		 (unsigned long long)flags, flags & (1ULL << KPF_KSM) ? " (KSM)" : "");
 }
 
 /* How many of pages [FIRST, FIRST + COUNT) are KSM pages (/proc/kpageflags). */
 static size_t ksm_pages(size_t first, size_t count)
 {
-	uint64_t entries[256], flags;
+	uint64_t entries[256];
 	size_t i, n = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
 
-	if (fd < 0 || count > 256)
+	if (count > 256)
 		return 0;
 	pagemap_read(getpid(), (uintptr_t)region_page(&me.mem, first), count, entries);
 	for (i = 0; i < count; i++)
-		if (pm_pfn(entries[i]) &&
-		    pread(fd, &flags, sizeof(flags), (off_t)(pm_pfn(entries[i]) * sizeof(flags))) ==
-			    sizeof(flags) && (flags & (1ULL << 21)))
+		if (pm_pfn(entries[i]) && (kpageflags(pm_pfn(entries[i])) & (1ULL << KPF_KSM)))
 			n++;
-	close(fd);
 	return n;
 }
 
