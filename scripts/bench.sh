@@ -24,6 +24,14 @@
 #         smart_scan 1 and 0, hints off and on (BENCH_SMART_CONFIGS).
 #   misc  identical anonymous data produced by computation (no I/O), then
 #         the cost of ksmpp's hooks on a cached 4 KiB pread() loop.
+#   qemu  real QEMU guests (nested TCG, tests/bench/bench-qemu.sh) reading
+#         golden disk images beside a tenant of BENCH_QEMU_TENANT_MIB of
+#         unique mergeable memory, for each QEMU I/O mode of
+#         BENCH_QEMU_MODES under each configuration of BENCH_QEMU_CONFIGS:
+#         pages saved across the guests' RAM (counted by frames) and the
+#         engine's CPU time, every second (qemu.png). khugepaged's
+#         max_ptes_shared is BENCH_QEMU_MAX_PTES_SHARED if set (0: it never
+#         collapses a range holding merged pages).
 # Output in build/bench/LINE/: one CSV per run and configuration
 # (RUN/CONFIG.csv), the engine's final counters (RUN/CONFIG.state), vmsim's
 # summary (RUN/CONFIG.summary), pread.txt, results.md (the tables) and
@@ -36,7 +44,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/workload.sh"
 
-: "${BENCH_RUNS:=io share big advisor zero smart misc}"
+: "${BENCH_RUNS:=io share big advisor zero smart misc qemu}"
 : "${BENCH_VMS:=4}"                  # VM processes
 : "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
 : "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
@@ -67,6 +75,12 @@ shopt -s inherit_errexit
 : "${BENCH_PREAD_CALLS:=30000}"
 : "${BENCH_PREAD_REPEATS:=11}"
 : "${BENCH_VMSIM_EXTRA:=}"           # more vmsim options for the I/O runs
+: "${BENCH_QEMU_MODES:=threads direct io_uring}"
+: "${BENCH_QEMU_CONFIGS:=ksm ksmpp-off ksmpp}"
+: "${BENCH_QEMU_GUESTS:=2}"
+: "${BENCH_QEMU_SECONDS:=240}"       # from the engine's start
+: "${BENCH_QEMU_TENANT_MIB:=1024}"
+: "${BENCH_QEMU_MAX_PTES_SHARED:=}"  # empty: the kernel's (256)
 export KSMPP_VM_MEMORY=${KSMPP_VM_MEMORY:-3072}
 
 # The scripts (this one included) run from a copy taken now: bash reads a
@@ -125,6 +139,12 @@ COMPUTE_BLOCKS=$BENCH_COMPUTE_BLOCKS
 PREAD_CALLS=$BENCH_PREAD_CALLS
 PREAD_REPEATS=$BENCH_PREAD_REPEATS
 VMSIM_EXTRA="$BENCH_VMSIM_EXTRA"
+QEMU_MODES="$BENCH_QEMU_MODES"
+QEMU_CONFIGS="$BENCH_QEMU_CONFIGS"
+QEMU_GUESTS=$BENCH_QEMU_GUESTS
+QEMU_SECONDS=$BENCH_QEMU_SECONDS
+QEMU_TENANT_MIB=$BENCH_QEMU_TENANT_MIB
+QEMU_MAX_PTES_SHARED=$BENCH_QEMU_MAX_PTES_SHARED
 EOF
 }
 
@@ -138,7 +158,7 @@ prepare() {
 	KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
-	cp "$tests_bench/bench-misc.sh" "$stage/tests/"
+	cp "$tests_bench/bench-misc.sh" "$tests_bench/bench-qemu.sh" "$stage/tests/"
 	for run in io share big advisor zero smart; do
 		cp "$tests_bench/bench-io.sh" "$stage/tests/bench-$run.sh"
 	done
@@ -165,6 +185,8 @@ timeout_for() {
 		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
 		echo $((2 * (n * (BENCH_COMPUTE_SECONDS + 15) + BENCH_PREAD_REPEATS * 15) + 300)) ;;
+	qemu)	n=$(($(words $BENCH_QEMU_MODES) * $(words $BENCH_QEMU_CONFIGS)))
+		echo $((2 * n * (BENCH_QEMU_SECONDS + 120) + 900)) ;;
 	esac
 }
 
@@ -178,6 +200,7 @@ run_outputs() {
 	smart)	echo smart smart-compute ;;
 	big)	echo big ;;
 	misc)	echo compute pread.txt ;;
+	qemu)	for m in $BENCH_QEMU_MODES; do echo "qemu-$m"; done ;;
 	esac
 }
 

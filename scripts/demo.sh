@@ -56,10 +56,14 @@ BENCH_FS=ext4
 EOF
 }
 
-# summary CONFIG: one line on how much CONFIG merged by the end of its run.
+# summary CONFIG: one line on how much CONFIG merged by the end of its run;
+# fails if the guest left no figures for it.
 summary() {
 	local csv=$out/io/$1.csv
-	[ -f "$csv" ] || return 0
+	if ! awk -F, 'NR > 1 && NF > 3 { found = 1 } END { exit !found }' "$csv" 2>/dev/null; then
+		echo "$1: no figures (see $log and $out/io.notes.txt)" >&2
+		return 1
+	fi
 	awk -F, -v name="$1" 'NR > 1 && NF > 3 { t = $1; merged = $2; opp = $4 }
 		END { printf "%s: %d pages merged (%.1f MiB saved) of %d opportunities (%d%%) after %d s\n",
 			name, merged, merged / 256, opp, (opp > 0 ? 100 * merged / opp : 0), t }' "$csv"
@@ -93,6 +97,8 @@ rm -f "$out/merged.png"
 python3 "$KSMPP_TOP/scripts/plot.py" "$out" "$out/merged.png" \
 	"ksmpp demo: $DEMO_VMS VMs x $DEMO_VM_MIB MiB reading one disk image, kernel $line"
 echo
-for config in $DEMO_CONFIGS; do summary "$config"; done
+figures=true
+for config in $DEMO_CONFIGS; do summary "$config" || figures=false; done
+$figures || die "a run left no figures"
 [ -f "$out/merged.png" ] || die "no plot (gnuplot failed?)"
 echo "merged pages over time: $out/merged.png (data: $out/io/*.csv, tables: $out/results.md)"

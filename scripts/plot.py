@@ -9,7 +9,9 @@ Per run (io, big, compute) and configuration: merged pages (pages_sharing)
 at fixed checkpoints, merged-page-seconds, the sharing opportunities vmsim
 counted (the most pages merging could free), pages scanned per merge, and
 the time from I/O to merge of sampled I/O-derived duplicates; then the
-goals; then the pread() cost of the hooks."""
+goals; then the pread() cost of the hooks; then the qemu run (real QEMU
+guests: pages saved across their RAM, time to kernel KSM's plateau, CPU
+per saved page; its plot in DIR/qemu.png)."""
 import os
 import re
 import statistics
@@ -25,6 +27,11 @@ RUNS = (("io", "I/O workload"), ("share", "I/O workload, hint_scan_percent"),
         ("smart", "I/O workload, smart_scan 1 and 0"),
         ("smart-compute", "computed identical data, smart_scan 1 and 0"),
         ("compute", "computed (non-I/O) identical data"))
+QEMU_MODES = (("threads", "aio=threads, the default: preadv() from QEMU thread pool"),
+              ("direct", "cache=none: O_DIRECT"),
+              ("io_uring", "aio=io_uring"))
+QEMU_CHECKPOINTS = (30, 60, 120)
+PLATEAU_SHARE = 0.95
 ORDER = ("ksm", "ksm-z", "ksmpp-off", "ksmpp-h256", "ksmpp-h256-s200", "ksmpp-h256-s300", "ksmpp-h256-s400",
          "ksmpp-h256-adv", "ksmpp-off-ns", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp",
          "ksmpp-ns", "ksmpp-z",
@@ -333,21 +340,29 @@ def goals(results, lines):
     lines.append("")
 
 
+def gnuplot_start(png, panels, xlabel, ylabel):
+    """The start of a gnuplot script drawing PANELS panels, one above the
+    other, into PNG; None if there is nothing to draw or no gnuplot."""
+    if not panels or subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]):
+        return None
+    return [f"set terminal pngcairo size 1100,{380 * panels} font ',10'",
+            f"set output '{png}'",
+            f"set multiplot layout {panels},1",
+            "set termoption noenhanced",
+            "set datafile separator ','", "set key outside right top",
+            f"set xlabel '{xlabel}'", f"set ylabel '{ylabel}'",
+            "set grid"]
+
+
 def plot(out, png, heading=None):
     panels = []
     for run, title in RUNS:
         d = os.path.join(out, run)
         if os.path.isdir(d) and configs_of(d):
             panels.append((run, title, d))
-    if not panels or subprocess.call(["sh", "-c", "command -v gnuplot >/dev/null"]):
+    script = gnuplot_start(png, len(panels), "seconds", "merged pages (pages_sharing)")
+    if not script:
         return
-    script = [f"set terminal pngcairo size 1100,{380 * len(panels)} font ',10'",
-              f"set output '{png}'",
-              f"set multiplot layout {len(panels)},1",
-              "set termoption noenhanced",
-              "set datafile separator ','", "set key outside right top",
-              "set xlabel 'seconds'", "set ylabel 'merged pages (pages_sharing)'",
-              "set grid"]
     for run, run_title, d in panels:
         cfgs = configs_of(d)
         plots = []
@@ -367,6 +382,141 @@ def plot(out, png, heading=None):
         plots.append(f"'{opp_csv}' every ::1 using 1:2 with lines dt 2 lc rgb 'black' "
                      "title 'opportunities (mean)'")
         script.append(f"set title '{heading or run_title}'")
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+
+
+def qemu_runs(out):
+    """The qemu run's modes that have data: (mode, title, dir, configs)."""
+    runs = []
+    for mode, title in QEMU_MODES:
+        d = os.path.join(out, "qemu-" + mode)
+        cfgs = configs_of(d) if os.path.isdir(d) else None
+        if cfgs:
+            runs.append((mode, title, d, cfgs))
+    return runs
+
+
+def first_time(data, key, level):
+    """The first second at which data[key] reached level (None: never)."""
+    for r in data:
+        if r[key] >= level:
+            return r["t"]
+    return None
+
+
+def qemu_table(out, lines):
+    """Per I/O mode: disk-derived pages saved at checkpoints, the time each
+    configuration takes to reach 95% of kernel KSM's final saving (its
+    plateau), merged-page-seconds, and the scanner's CPU per saved page."""
+    for mode, title, d, cfgs in qemu_runs(out):
+        datas = {c: read_csv(os.path.join(d, c + ".csv")) for c in cfgs}
+        ksm = datas.get("ksm")
+        plateau = ksm[-1]["disk"] if ksm else None
+        best = max((data[-1]["disk"] for data in datas.values() if data), default=0)
+        lines.append(f"## Real QEMU guests, {title} (qemu-{mode})")
+        lines.append("")
+        lines.append(f"Pages saved across the guests' RAM that hold a block of the images "
+                     f"read (disk); KSM's plateau: its final disk figure, "
+                     f"{fmt(plateau)}; reached: {PLATEAU_SHARE:.0%} of it.")
+        level = PLATEAU_SHARE * plateau if plateau else None
+        if plateau is not None and plateau < PLATEAU_SHARE * best:
+            # KSM was still short of what the others saved: no plateau.
+            lines.append(f"KSM did not reach a plateau within the run: it saved "
+                         f"{fmt(plateau)} disk pages, another configuration {fmt(best)}; "
+                         f"\"reached\" is {PLATEAU_SHARE:.0%} of that best figure instead.")
+            level = PLATEAU_SHARE * best
+        lines.append("")
+        lines.append("| config | " + " | ".join(f"disk at {t} s" for t in QEMU_CHECKPOINTS) +
+                     " | disk final | zero final | other final | reached KSM's plateau at |"
+                     " disk page-s | scanner CPU ms | CPU µs per page saved since the start |"
+                     " reads done at | guest pages in huge pages |"
+                     " sums |")
+        lines.append("|---" * (len(QEMU_CHECKPOINTS) + 11) + "|")
+        reached, cpu, reads = {}, {}, {}
+        for c in cfgs:
+            data = datas[c]
+            if not data:
+                continue
+            last = data[-1]
+            summary = read_kv(os.path.join(d, c + ".summary"))
+            if summary.get("reads_done_s", "never").isdigit():
+                reads[c] = int(summary["reads_done_s"])
+            # Saved since the first sample: guest RAM shares some frames
+            # (zero-filled) before any engine runs.
+            total = sum(last[k] - data[0][k] for k in ("disk", "zero", "other"))
+            if level:
+                reached[c] = first_time(data, "disk", level)
+            when = "never" if level and reached[c] is None else \
+                f"{reached[c]} s" if level else "n/a"
+            per_page = 1000 * last["cpu_ms"] / total if total > 0 else None
+            cpu[c] = per_page
+            lines.append(f"| {c} | " +
+                         " | ".join(fmt(at(data, t, "disk")) for t in QEMU_CHECKPOINTS) +
+                         f" | {fmt(last['disk'])} | {fmt(last['zero'])} | {fmt(last['other'])}"
+                         f" | {when} | {fmt(page_seconds(data, 'disk'))}"
+                         f" | {fmt(last['cpu_ms'])} | {fmt(per_page, 1)}"
+                         f" | {summary.get('reads_done_s', 'n/a')} s"
+                         f" | {fmt(last.get('huge'))}"
+                         f" | {summary.get('sums', 'n/a')} |")
+        lines.append("")
+        k = reached.get("ksm")
+        for c, t in sorted(reached.items()):
+            if c == "ksm" or "ksm" not in reached:
+                continue
+            if k is None:
+                ksm_end = datas["ksm"][-1]["t"]
+                ksm_after = after_reads(ksm_end, reads.get("ksm"))
+                mine = after_reads(t, reads.get(c))
+                since = "" if ksm_after is None else f", {ksm_after} s after its reads' end"
+                when = "never" if t is None else \
+                    f"at {t} s" + ("" if mine is None else f" ({mine} s after its reads' end)")
+                lines.append(f"- {c}: reached {when}; KSM: not by the run's "
+                             f"end ({ksm_end} s{since}); "
+                             f"CPU per saved page {fmt(cpu.get(c), 1)} µs")
+                continue
+            speedup = "never" if t is None else \
+                f"{k / t:.1f}x sooner" if t > 0 else "at the first sample"
+            lines.append(f"- {c}: KSM's plateau at {fmt(t)} s against KSM's {k} s: {speedup}"
+                         f"{sooner_after_reads(t, k, reads.get(c), reads.get('ksm'))}; "
+                         f"CPU per saved page {fmt(cpu.get(c), 1)} µs against KSM's "
+                         f"{fmt(cpu.get('ksm'), 1)} µs")
+        lines.append("")
+
+
+def after_reads(t, reads):
+    """Second t counted from the run's reads' end (None if either is
+    unknown): the data cannot be merged before it is read, and the reads
+    take the same time under every engine."""
+    if t is None or reads is None:
+        return None
+    return max(t - reads, 0)
+
+
+def sooner_after_reads(t, k, reads, ksm_reads):
+    """Times to the plateau, t and KSM's k, counted from each run's reads'
+    end, and their ratio."""
+    mine, ksm = after_reads(t, reads), after_reads(k, ksm_reads)
+    if mine is None or ksm is None:
+        return ""
+    ratio = f"{ksm / mine:.1f}x sooner" if mine > 0 else "at once"
+    return f" ({mine} s against {ksm} s after the reads' end: {ratio})"
+
+
+def qemu_plot(out, png):
+    runs = qemu_runs(out)
+    script = gnuplot_start(png, len(runs), "seconds from the engine start",
+                           "pages saved holding image blocks")
+    if not script:
+        return
+    for mode, title, d, cfgs in runs:
+        plots = []
+        for c in cfgs:
+            color = ORDER.index(c) + 1 if c in ORDER else 8
+            plots.append(f"'{os.path.join(d, c + '.csv')}' every ::1 using 1:2 "
+                         f"with lines lw 2 lc {color} title '{c}'")
+        script.append(f"set title 'Real QEMU guests: {title}'")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
@@ -416,10 +566,12 @@ def main():
         lines.append("## pread() cost of the hooks")
         lines.append("")
         pread_table(os.path.join(out, "pread.txt"), lines)
+    qemu_table(out, lines)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     plot(out, sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "bench.png"),
          sys.argv[3] if len(sys.argv) > 3 else None)
+    qemu_plot(out, os.path.join(out, "qemu.png"))
 
 
 if __name__ == "__main__":
