@@ -200,7 +200,7 @@ void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);
 void ksmpp_stable_index_del(struct ksmpp_node *node);
-void ksmpp_unstable_reset(void);
+void ksmpp_unstable_reset(bool pass_end);
 
 /* Stable nodes, rmap items and unmerging (stable.c); under ksmpp_lock. */
 int ksmpp_stable_init(unsigned long buckets);

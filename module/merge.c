@@ -12,8 +12,13 @@
  *    cannot change (they are write-protected KSM pages), so their hash is
  *    fixed for life;
  *  - the unstable index holds pages seen with the same content on two
- *    visits in a row (struct ksmpp_unstable). It is emptied after every full
- *    pass, since such pages may change at any time.
+ *    visits in a row, or filled by file I/O (struct ksmpp_unstable). It is
+ *    emptied after every full pass, since such pages may change at any
+ *    time; but an entry that came from a hint is kept through the first
+ *    pass end after it: a guest that reads a block after the pass ended
+ *    would otherwise miss the copy another guest read just before, and
+ *    wait for the linear scan to come back to it. An entry whose page
+ *    changed since costs a failed comparison, never a wrong merge.
  *
  * A visited page is first looked up in the stable index; failing that, if
  * its hash equals the one remembered from its previous visit, in the
@@ -55,6 +60,7 @@ struct ksmpp_unstable {
 	struct ksmpp_mm *owner;		/* the process mapping it */
 	unsigned long address;		/* where */
 	u64 hash;			/* its content's xxh64 */
+	bool keep_at_pass_end;		/* hinted, no pass end seen yet */
 };
 
 static struct kmem_cache *ksmpp_unstable_cache;
@@ -542,7 +548,7 @@ static void ksmpp_unstable_del(struct ksmpp_unstable *entry)
 }
 
 static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
-			       u64 hash)
+			       u64 hash, bool hinted)
 {
 	struct ksmpp_unstable *entry;
 
@@ -554,6 +560,7 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
 	entry->owner = slot;
 	entry->address = addr;
 	entry->hash = hash;
+	entry->keep_at_pass_end = hinted;
 	hlist_add_head(&entry->index, ksmpp_bucket(ksmpp_unstable_index, hash));
 	hlist_add_head(&entry->owner_link, &slot->unstable);
 	ksmpp_stats.pages_unshared++;
@@ -564,7 +571,7 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
  * there. KSM's way: the first identical page found is the one tried.
  */
 static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
-				      struct page *page, u64 hash)
+				      struct page *page, u64 hash, bool hinted)
 {
 	struct ksmpp_unstable *entry, *self = NULL;
 	struct hlist_node *tmp;
@@ -599,7 +606,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 		return;
 	}
 	if (!self)
-		ksmpp_unstable_add(slot, addr, hash);
+		ksmpp_unstable_add(slot, addr, hash, hinted);
 }
 
 /**
@@ -656,7 +663,7 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 			return;
 		}
 	}
-	ksmpp_merge_with_unstable(slot, addr, page, hash);
+	ksmpp_merge_with_unstable(slot, addr, page, hash, hinted);
 }
 
 /* Forget what is known of @slot's pages in [@start, @end). */
@@ -688,16 +695,24 @@ void ksmpp_forget_mm(struct ksmpp_mm *slot)
 		ksmpp_unstable_del(entry);
 }
 
-/* Empty the unstable index: the end of a pass. */
-void ksmpp_unstable_reset(void)
+/*
+ * Empty the unstable index, at the end of a pass (@pass_end: but the
+ * entries hinted since the last pass end, kept once) or when everything is
+ * forgotten.
+ */
+void ksmpp_unstable_reset(bool pass_end)
 {
 	struct ksmpp_unstable *entry;
 	struct hlist_node *tmp;
 	unsigned long i;
 
 	for (i = 0; i <= ksmpp_index_mask; i++)
-		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index[i], index)
-			ksmpp_unstable_del(entry);
+		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index[i], index) {
+			if (pass_end && entry->keep_at_pass_end)
+				entry->keep_at_pass_end = false;
+			else
+				ksmpp_unstable_del(entry);
+		}
 	ksmpp_stats.pages_volatile = ksmpp_pass_volatile;
 	ksmpp_pass_volatile = 0;
 }

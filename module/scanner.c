@@ -11,8 +11,8 @@
  * anonymous page found goes to ksmpp_cmp_and_merge_page(). What was known
  * about addresses that no longer hold a page is forgotten on the way, so
  * merged mappings that went away (munmap, exit, swap-out) release their
- * items. At the end of a pass the unstable index is emptied and stale nodes
- * are reclaimed.
+ * items. At the end of a pass the unstable index is emptied (but for
+ * recent hints) and stale nodes are reclaimed.
  *
  * Each batch first takes hints, newest first, for up to hint_scan_percent of
  * its pages: the whole pages of each hinted range are visited at once, and
@@ -332,7 +332,7 @@ static void ksmpp_pass_end(void)
 {
 	struct ksmpp_advisor_limits lim;
 
-	ksmpp_unstable_reset();
+	ksmpp_unstable_reset(true);
 	ksmpp_reclaim_stale();
 	ksmpp_stats.full_scans++;
 	if (ksmpp_pace.mode != KSMPP_ADVISOR_SCAN_TIME || !ksmpp_pace.pass_ns)
@@ -632,7 +632,7 @@ static void ksmpp_forget_all(void)
 	list_for_each_entry_safe(slot, next, &ksmpp_mms, scan_list)
 		ksmpp_mm_unregister(slot);
 	ksmpp_cursor.slot = NULL;
-	ksmpp_unstable_reset();
+	ksmpp_unstable_reset(false);
 	ksmpp_count_zero_pages();
 }
 
