@@ -607,6 +607,8 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 	}
 	if (!self)
 		ksmpp_unstable_add(slot, addr, hash, hinted);
+	else if (hinted)
+		self->keep_at_pass_end = true;	/* read again */
 }
 
 /**
