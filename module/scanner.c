@@ -173,22 +173,31 @@ static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 	ksmpp_stats.mms--;
 }
 
-/* Register every process that opted into merging and is not known yet. */
+/*
+ * Register every process that opted into merging and is not known yet. A
+ * process's threads share its mm: the first thread that still has one
+ * (its leader, unless that exited first) stands for them all, so a pass
+ * costs one look per process, not per thread.
+ */
 static void ksmpp_discover_mms(void)
 {
-	struct task_struct *g, *p;
+	struct task_struct *g, *t;
 	struct mm_struct *mm;
 
 	rcu_read_lock();
-	for_each_process_thread(g, p) {
-		if (p->flags & PF_KTHREAD)
+	for_each_process(g) {
+		if (g->flags & PF_KTHREAD)
 			continue;
-		task_lock(p);
-		mm = p->mm;
-		if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users) &&
-		    !ksmpp_mm_lookup(mm))
-			ksmpp_mm_register(mm);
-		task_unlock(p);
+		for_each_thread(g, t) {
+			task_lock(t);
+			mm = t->mm;
+			if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users) &&
+			    !ksmpp_mm_lookup(mm))
+				ksmpp_mm_register(mm);
+			task_unlock(t);
+			if (mm)
+				break;
+		}
 	}
 	rcu_read_unlock();
 }
