@@ -3,7 +3,8 @@
 # compared through pagemap, counters, /proc/PID/ksm_merging_pages and
 # ksm_stat's ksm_rmap_items), and
 # merged memory stays private through copy-on-write, fork, exit, munmap,
-# mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages.
+# mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages; a process
+# whose main thread exited is merged too (tests/vm/bin/ksm-leader-exit.c).
 # Each scenario is one program run (tests/vm/bin/ksm-merge.c) that starts
 # and stops the engine itself.
 . /tests/lib.sh
@@ -18,3 +19,4 @@ check_merging "mremap of a merged region" ksm-merge mremap
 check_merging "mprotect(PROT_READ) on a merged region" ksm-merge mprotect
 check_merging "MADV_UNMERGEABLE unmerges that process" ksm-merge unmergeable
 check_merging "huge-page-backed regions split and merge" ksm-merge thp
+check_merging "a process whose main thread exited is merged" ksm-leader-exit
