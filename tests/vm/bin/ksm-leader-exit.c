@@ -11,7 +11,7 @@
  * "FAIL" line, stops the engine and exits 0 or 1.
  */
 #define _GNU_SOURCE
-#include "common.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,8 +22,6 @@
 
 #define PAGES		64
 #define PROCESSES	2
-#define SET		1
-#define MERGE_TIMEOUT	number_from_env("KSMPP_MERGE_TIMEOUT", 60)
 
 /* What the live thread of a process tells the controller. */
 struct report {
@@ -55,7 +53,7 @@ static void *live_thread(void *arg)
 	while (read(me.ask, &c, 1) == 1) {
 		intact = 1;
 		for (i = 0; i < PAGES; i++)
-			if (!page_matches(me.region + i * PAGE_SIZE, SET, i))
+			if (!page_matches(me.region + i * PAGE_SIZE, SHARED_SET, i))
 				intact = 0;
 		if (write(me.answer, &intact, 1) != 1)
 			exit(2);
@@ -74,7 +72,7 @@ static void child_main(void)
 	if (me.region == MAP_FAILED || madvise(me.region, PAGES * PAGE_SIZE, MADV_MERGEABLE))
 		die("mapping the region");
 	for (i = 0; i < PAGES; i++)
-		fill_page(me.region + i * PAGE_SIZE, SET, i);
+		fill_page(me.region + i * PAGE_SIZE, SHARED_SET, i);
 	if (pthread_create(&thread, NULL, live_thread, NULL))
 		die("pthread_create");
 	pthread_exit(NULL);
