@@ -162,10 +162,8 @@ judge() {
 		result FAIL "[$line] $group: kernel log: $text"
 	done < <(kernel_bad_lines "$log" | head -n 5)
 	# Printed again at the end of the run, where it is seen.
-	rm -f "$log.context"
-	if kernel_bad_lines "$log" >/dev/null; then
-		kernel_bad_context "$log" | sed "s|^|[$line] $group: |" > "$log.context"
-	fi
+	kernel_bad_context "$log" | sed "s|^|[$line] $group: |" > "$log.context" || true
+	[ -s "$log.context" ] || rm -f "$log.context"
 	if ! grep -q KSMPP-END "$log"; then
 		f=$((f + 1))
 		result FAIL "[$line] $group: guest did not finish (panic, crash or timeout), see $log"
