@@ -30,6 +30,8 @@ extern unsigned long ksmpp_advisor_max_pages_to_scan;
 extern unsigned long ksmpp_advisor_target_scan_time;
 extern unsigned long ksmpp_hint_buffer_size;
 extern unsigned long ksmpp_hint_scan_percent;
+extern unsigned long ksmpp_merge_scope;
+extern unsigned long ksmpp_stats_mode;
 void ksmpp_params_for_each(void (*show)(void *arg, const char *name, const char *value),
 			   void *arg);
 int ksmpp_param_write(const char *name, const char *buf);
@@ -70,6 +72,24 @@ enum ksmpp_advisor_mode {
 #define KSMPP_RUN_MERGE		1
 #define KSMPP_RUN_UNMERGE	2
 
+/*
+ * Values of merge_scope: which processes' pages may share one merged page.
+ * Each process has a scope key (struct ksmpp_mm.scope), and so has each
+ * merged page (struct ksmpp_node.scope): pages merge only within a key.
+ */
+enum ksmpp_merge_scope {
+	KSMPP_SCOPE_GLOBAL,	/* every process: KSM's behaviour */
+	KSMPP_SCOPE_UID,	/* processes of one real uid */
+	KSMPP_SCOPE_CGROUP,	/* processes of one cgroup v2 */
+	KSMPP_SCOPE_PROCESS,	/* one process's own pages only */
+};
+
+/* Values of stats_mode: who may read the figures. */
+enum ksmpp_stats_mode {
+	KSMPP_STATS_WORLD,	/* everyone, as KSM's */
+	KSMPP_STATS_ROOT,	/* root only */
+};
+
 /* Where a hint comes from. */
 enum ksmpp_hint_source {
 	KSMPP_HINT_READ,		/* buffered read into user memory */
@@ -102,6 +122,7 @@ int ksmpp_resolve_symbols(void);
 /* /sys/kernel/mm/ksmpp (sysfs.c). */
 int ksmpp_sysfs_init(void);
 void ksmpp_sysfs_exit(void);
+int ksmpp_sysfs_set_stats_mode(unsigned long mode);
 
 /* /proc/ksmpp (procfs.c). */
 int ksmpp_procfs_init(void);
@@ -121,6 +142,11 @@ struct ksmpp_mm {
 	 */
 	struct xarray pages;
 	struct hlist_head unstable;	/* its entries in the unstable index */
+	/* Who it is, for merge_scope: uid and cgroup seen at each pass start. */
+	u64 id;				/* its number, unique while loaded */
+	u64 cgroup;			/* its cgroup v2's id */
+	uid_t uid;			/* its real uid (init namespace) */
+	u64 scope;			/* its scope key under merge_scope */
 };
 
 /* A merged page: the kernel's stable node, and where ksmpp indexes it. */
@@ -129,6 +155,7 @@ struct ksmpp_node {
 	struct hlist_node table;	/* in the node table, by address */
 	struct hlist_node index;	/* in the stable index, by content */
 	u64 hash;			/* xxh64 of the (write-protected) content */
+	u64 scope;			/* scope key of its mappings */
 };
 
 /* One mapping of a merged page: the kernel's rmap item, and its owner. */
@@ -152,6 +179,7 @@ struct ksmpp_stats {
 	unsigned long zero_merges;	/* empty pages replaced by the zero page */
 	unsigned long ksm_zero_pages;	/* such zero pages mapped now (6.10 on) */
 	unsigned long cow_breaks;	/* merged mappings found replaced */
+	unsigned long scope_unmerges;	/* mappings unmerged out of their scope */
 	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
 	unsigned long mms;		/* processes registered */
@@ -181,6 +209,7 @@ int ksmpp_scanner_init(void);
 void ksmpp_scanner_exit(void);
 int ksmpp_set_run(unsigned long run);
 int ksmpp_set_merge_across_nodes(unsigned long merge);
+int ksmpp_set_merge_scope(unsigned long scope);
 int ksmpp_give_way_to_ksm(void);
 
 /* The hook on /sys/kernel/mm/ksm/run (ksm_guard.c). */
@@ -199,6 +228,7 @@ bool ksmpp_smart_skip(struct ksmpp_mm *slot, unsigned long addr, struct page *pa
 void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
 void ksmpp_forget_mm(struct ksmpp_mm *slot);
+void ksmpp_stable_index_add(struct ksmpp_node *node);
 void ksmpp_stable_index_del(struct ksmpp_node *node);
 void ksmpp_unstable_reset(bool pass_end);
 
@@ -216,10 +246,12 @@ struct ksmpp_item *ksmpp_item_alloc(void);
 void ksmpp_item_discard(struct ksmpp_item *item);
 void ksmpp_item_remove(struct ksmpp_item *item);
 void ksmpp_reclaim_stale(void);
+void ksmpp_rescope_nodes(void);
 unsigned long ksmpp_skip_unmapped(struct mm_struct *mm, unsigned long addr,
 				  unsigned long end);
 int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-			unsigned long end, bool interruptible);
+			unsigned long end, const struct ksmpp_mm *keep,
+			bool interruptible);
 unsigned long ksmpp_release_nodes(void);
 unsigned long ksmpp_hand_over_nodes(void);
 

@@ -25,7 +25,14 @@
  * unstable index, where it is either merged with an identical page or added.
  * With use_zero_pages, an empty page is instead replaced by the kernel's
  * zero page, as KSM does. With merge_across_nodes=0, only pages of one NUMA
- * node are merged together. With smart_scan, the linear scan passes over a
+ * node are merged together.
+ *
+ * merge_scope: a page merges only with pages of its own scope (its uid, its
+ * cgroup, or its process). Both indexes are keyed by content hash and
+ * scope key together, so identical content in two scopes has two nodes and
+ * a lookup never compares pages across scopes. A merged mapping found
+ * outside its node's scope (the process changed uid or cgroup, or a child
+ * forked across scopes) is unmerged at that visit. With smart_scan, the linear scan passes over a
  * page that keeps failing to merge more and more often (ksmpp_smart_skip()).
  *
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
@@ -44,6 +51,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -70,30 +78,34 @@ static unsigned long ksmpp_index_mask;
 /* Pages found changed in the pass under way. */
 static unsigned long ksmpp_pass_volatile;
 
-static struct hlist_head *ksmpp_bucket(struct hlist_head *index, u64 hash)
+/* The bucket of content @hash in scope @scope. */
+static struct hlist_head *ksmpp_bucket(struct hlist_head *index, u64 hash,
+				       u64 scope)
 {
-	return &index[hash & ksmpp_index_mask];
+	return &index[(hash ^ scope * GOLDEN_RATIO_64) & ksmpp_index_mask];
 }
 
-/* How many nodes of the stable index have content @hash. */
-static unsigned int ksmpp_nodes_with_hash(u64 hash)
+/* How many nodes of the stable index have @node's content and scope. */
+static unsigned int ksmpp_nodes_like(const struct ksmpp_node *node)
 {
-	struct ksmpp_node *node;
+	struct ksmpp_node *other;
 	unsigned int n = 0;
 
-	hlist_for_each_entry(node, ksmpp_bucket(ksmpp_stable_index, hash), index)
-		n += node->hash == hash;
+	hlist_for_each_entry(other, ksmpp_bucket(ksmpp_stable_index, node->hash,
+						 node->scope), index)
+		n += other->hash == node->hash && other->scope == node->scope;
 	return n;
 }
 
 /*
- * Nodes of one content, past max_page_sharing mappings each, are what KSM
- * calls a chain of duplicates: counted as KSM counts them, a chain for a
- * content with two nodes or more, and each of its nodes a dup.
+ * Nodes of one content (in one scope), past max_page_sharing mappings
+ * each, are what KSM calls a chain of duplicates: counted as KSM counts
+ * them, a chain for a content with two nodes or more, and each of its
+ * nodes a dup.
  */
-static void ksmpp_count_dups(u64 hash, int change)
+static void ksmpp_count_dups(const struct ksmpp_node *node, int change)
 {
-	unsigned int n = ksmpp_nodes_with_hash(hash);	/* with the node counted */
+	unsigned int n = ksmpp_nodes_like(node);	/* with @node counted */
 
 	if (n < 2)
 		return;
@@ -104,10 +116,11 @@ static void ksmpp_count_dups(u64 hash, int change)
 	}
 }
 
-static void ksmpp_stable_index_add(struct ksmpp_node *node)
+void ksmpp_stable_index_add(struct ksmpp_node *node)
 {
-	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash));
-	ksmpp_count_dups(node->hash, 1);
+	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash,
+						  node->scope));
+	ksmpp_count_dups(node, 1);
 }
 
 /* Take @node out of the stable index, if it is in. */
@@ -115,7 +128,7 @@ void ksmpp_stable_index_del(struct ksmpp_node *node)
 {
 	if (hlist_unhashed(&node->index))
 		return;
-	ksmpp_count_dups(node->hash, -1);
+	ksmpp_count_dups(node, -1);
 	hlist_del_init(&node->index);
 }
 
@@ -372,7 +385,7 @@ static void ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
 		return;
 	vma = ksmpp_mergeable_vma(slot->mm, addr);
 	if (vma)
-		ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, false);
+		ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, NULL, false);
 	mmap_read_unlock(slot->mm);
 }
 
@@ -407,6 +420,7 @@ static int ksmpp_merge_pair(struct ksmpp_mm *a_slot, unsigned long a_addr,
 	node->hash = ksmpp_page_hash(a);
 	if (ksmpp_test_fault(KSMPP_TEST_FAULT_NODE_HASH))
 		node->hash = ~node->hash;
+	node->scope = a_slot->scope;	/* @b_slot's too: the caller checked */
 	folio = page_folio(a);
 	folio_lock(folio);
 	ksmpp_node_install(node, folio);
@@ -431,9 +445,19 @@ fail:
 }
 
 /*
+ * A merged mapping outside its node's scope: unmerge it (or try again at
+ * the next visit, if the process's mmap lock is busy).
+ */
+static void ksmpp_break_out_of_scope(struct ksmpp_mm *slot, unsigned long addr)
+{
+	ksmpp_break_mapping(slot, addr);
+	ksmpp_stats.scope_unmerges++;
+}
+
+/*
  * A KSM page mapped where ksmpp has no item for it: a child forked after
  * the merge, or a page swapped back in. If the page is ksmpp's, record the
- * mapping.
+ * mapping; or unmerge it, if it is outside the page's scope.
  */
 static void ksmpp_adopt(struct ksmpp_mm *slot, unsigned long addr,
 			struct page *page)
@@ -443,7 +467,13 @@ static void ksmpp_adopt(struct ksmpp_mm *slot, unsigned long addr,
 	struct ksmpp_item *item;
 	struct folio *kfolio;
 
-	if (!node || node->stable.rmap_hlist_len >= READ_ONCE(ksmpp_max_page_sharing))
+	if (!node)
+		return;
+	if (node->scope != slot->scope) {
+		ksmpp_break_out_of_scope(slot, addr);
+		return;
+	}
+	if (node->stable.rmap_hlist_len >= READ_ONCE(ksmpp_max_page_sharing))
 		return;
 	item = ksmpp_item_alloc();
 	if (!item)
@@ -479,9 +509,11 @@ static bool ksmpp_merge_with_stable(struct ksmpp_mm *slot, unsigned long addr,
 	struct folio *kfolio;
 	bool identical;
 
-	hlist_for_each_entry_safe(node, tmp, ksmpp_bucket(ksmpp_stable_index, hash), index) {
+	hlist_for_each_entry_safe(node, tmp, ksmpp_bucket(ksmpp_stable_index, hash,
+							  slot->scope), index) {
 		/* KSM merges into no node without mappings, nor a full one. */
-		if (node->hash != hash || !node->stable.rmap_hlist_len ||
+		if (node->hash != hash || node->scope != slot->scope ||
+		    !node->stable.rmap_hlist_len ||
 		    node->stable.rmap_hlist_len >= READ_ONCE(ksmpp_max_page_sharing))
 			continue;
 		kfolio = ksmpp_node_get_folio(node, true);
@@ -561,7 +593,8 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
 	entry->address = addr;
 	entry->hash = hash;
 	entry->keep_at_pass_end = hinted;
-	hlist_add_head(&entry->index, ksmpp_bucket(ksmpp_unstable_index, hash));
+	hlist_add_head(&entry->index, ksmpp_bucket(ksmpp_unstable_index, hash,
+						   slot->scope));
 	hlist_add_head(&entry->owner_link, &slot->unstable);
 	ksmpp_stats.pages_unshared++;
 }
@@ -578,8 +611,10 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 	struct page *other;
 	int err;
 
-	hlist_for_each_entry_safe(entry, tmp, ksmpp_bucket(ksmpp_unstable_index, hash), index) {
-		if (entry->hash != hash)
+	hlist_for_each_entry_safe(entry, tmp, ksmpp_bucket(ksmpp_unstable_index, hash,
+							   slot->scope), index) {
+		/* Its owner's scope may have changed since it was added. */
+		if (entry->hash != hash || entry->owner->scope != slot->scope)
 			continue;
 		if (entry->owner == slot && entry->address == addr) {
 			self = entry;
@@ -628,8 +663,13 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 	if (entry && !xa_is_value(entry)) {
 		struct ksmpp_item *item = entry;
 
-		if (ksmpp_folio_stable_node(page_folio(page)) == item->rmap.head)
-			return;		/* still merged */
+		if (ksmpp_folio_stable_node(page_folio(page)) == item->rmap.head) {
+			/* Still merged; in its scope, unless that changed. */
+			if (container_of(item->rmap.head, struct ksmpp_node,
+					 stable)->scope != slot->scope)
+				ksmpp_break_out_of_scope(slot, addr);
+			return;
+		}
 		/* Written to (COW), unmerged or remapped since. */
 		ksmpp_item_remove(item);
 		ksmpp_stats.cow_breaks++;

@@ -5,8 +5,8 @@
  * Every tunable is an unsigned long with an allowed range, parsed as kernel
  * KSM parses the file of the same name in /sys/kernel/mm/ksm: decimal
  * (kstrtoul(buf, 10)), y/n/on/off/1/0 for KSM's on/off knobs (kstrtobool),
- * or one of a list of names (advisor_mode), shown as KSM shows them:
- * "[none] scan-time". One set of parameter ops checks a value the same way at load
+ * or one of a list of names (advisor_mode, merge_scope, stats_mode), shown
+ * as KSM shows advisor_mode: "[none] scan-time". One set of parameter ops checks a value the same way at load
  * time (modprobe ksmpp x=y: the load fails) and at run time
  * (/sys/module/ksmpp/parameters/x: the write fails with -EINVAL). A rejected
  * value is named in one kernel log line with the allowed range, and the old
@@ -42,6 +42,7 @@ struct ksmpp_param {
 	unsigned long max;	/* largest allowed value */
 	enum ksmpp_param_kind kind;
 	const char * const *choices; /* KSMPP_CHOICE: the names of 0..max */
+	const char *choice_list; /* KSMPP_CHOICE: the names, for messages */
 	int (*apply)(unsigned long value); /* stores and acts on a value */
 };
 
@@ -81,8 +82,8 @@ static void ksmpp_param_refuse(const struct ksmpp_param *p, const char *name,
 		       name, len, val);
 		break;
 	case KSMPP_CHOICE:
-		pr_err("invalid %s '%.*s': allowed are %s and %s\n", name, len, val,
-		       p->choices[0], p->choices[1]);
+		pr_err("invalid %s '%.*s': allowed are %s\n", name, len, val,
+		       p->choice_list);
 		break;
 	default:
 		pr_err("invalid %s '%.*s': allowed are %s%lu to %lu\n", name, len,
@@ -109,12 +110,16 @@ static int ksmpp_param_set(const char *val, const struct kernel_param *kp)
 static int ksmpp_param_get(char *buf, const struct kernel_param *kp)
 {
 	const struct ksmpp_param *p = kp->arg;
-	unsigned long v = READ_ONCE(*p->value);
+	unsigned long v = READ_ONCE(*p->value), i;
+	int len = 0;
 
-	if (p->kind == KSMPP_CHOICE)	/* two names, as KSM's advisor_mode */
-		return sprintf(buf, v ? "%s [%s]\n" : "[%s] %s\n",
-			       p->choices[0], p->choices[1]);
-	return sprintf(buf, "%lu\n", v);
+	if (p->kind != KSMPP_CHOICE)
+		return sprintf(buf, "%lu\n", v);
+	/* Every name, the chosen one in brackets, as KSM's advisor_mode. */
+	for (i = 0; i <= p->max; i++)
+		len += sprintf(buf + len, i == v ? "%s[%s]" : "%s%s", i ? " " : "",
+			       p->choices[i]);
+	return len + sprintf(buf + len, "\n");
 }
 
 static const struct kernel_param_ops ksmpp_param_ops = {
@@ -123,26 +128,30 @@ static const struct kernel_param_ops ksmpp_param_ops = {
 };
 
 /* Define a parameter NAME backed by ksmpp_NAME, of KIND (minus KSMPP_). */
-#define KSMPP_PARAM(name, def, lo, hi, kind_, names, set)		\
+#define KSMPP_PARAM(name, def, lo, hi, kind_, names, list, set)	\
 	unsigned long ksmpp_##name = def;				\
 	static struct ksmpp_param ksmpp_##name##_param = {		\
 		.value = &ksmpp_##name, .min = lo, .max = hi,		\
-		.kind = KSMPP_##kind_, .choices = names, .apply = set,	\
+		.kind = KSMPP_##kind_, .choices = names,		\
+		.choice_list = list, .apply = set,			\
 	};								\
 	module_param_cb(name, &ksmpp_param_ops, &ksmpp_##name##_param, 0644)
 
 /* A number from LO to HI, or a power of two (KIND POWER_OF_2). */
 #define KSMPP_NUMBER_PARAM(name, def, lo, hi, kind, set, desc)		\
-	KSMPP_PARAM(name, def, lo, hi, kind, NULL, set);		\
+	KSMPP_PARAM(name, def, lo, hi, kind, NULL, NULL, set);		\
 	MODULE_PARM_DESC(name, desc " (" #lo ".." #hi ", default " __stringify(def) ")")
 
 #define KSMPP_ON_OFF_PARAM(name, def, desc)				\
-	KSMPP_PARAM(name, def, 0, 1, ON_OFF, NULL, NULL);		\
+	KSMPP_PARAM(name, def, 0, 1, ON_OFF, NULL, NULL, NULL);		\
 	MODULE_PARM_DESC(name, desc " (0 or 1, default " #def ")")
 
-/* One of the names NAMES (an array), with the choices and default in WORDS. */
-#define KSMPP_CHOICE_PARAM(name, def, names, set, desc, words)		\
-	KSMPP_PARAM(name, def, 0, ARRAY_SIZE(names) - 1, CHOICE, names, set); \
+/*
+ * One of the names NAMES (an array), with the choices and default in WORDS,
+ * and the names in LIST for error messages ("a and b").
+ */
+#define KSMPP_CHOICE_PARAM(name, def, names, set, desc, words, list)	\
+	KSMPP_PARAM(name, def, 0, ARRAY_SIZE(names) - 1, CHOICE, names, list, set); \
 	MODULE_PARM_DESC(name, desc " (" words ")")
 
 static int ksmpp_set_sleep_millisecs(unsigned long ms)
@@ -156,6 +165,18 @@ static int ksmpp_set_sleep_millisecs(unsigned long ms)
 static const char * const ksmpp_advisor_modes[] = {
 	[KSMPP_ADVISOR_NONE] = "none",
 	[KSMPP_ADVISOR_SCAN_TIME] = "scan-time",
+};
+
+static const char * const ksmpp_merge_scopes[] = {
+	[KSMPP_SCOPE_GLOBAL] = "global",
+	[KSMPP_SCOPE_UID] = "uid",
+	[KSMPP_SCOPE_CGROUP] = "cgroup",
+	[KSMPP_SCOPE_PROCESS] = "process",
+};
+
+static const char * const ksmpp_stats_modes[] = {
+	[KSMPP_STATS_WORLD] = "world",
+	[KSMPP_STATS_ROOT] = "root",
 };
 
 /*
@@ -210,7 +231,7 @@ KSMPP_NUMBER_PARAM(stable_node_chains_prune_millisecs, 2000, 0, UINT_MAX, NUMBER
 KSMPP_CHOICE_PARAM(advisor_mode, KSMPP_ADVISOR_NONE, ksmpp_advisor_modes,
 		   ksmpp_set_advisor_mode,
 		   "none: pages_to_scan as set; scan-time: set by the advisor",
-		   "none or scan-time, default none");
+		   "none or scan-time, default none", "none and scan-time");
 KSMPP_NUMBER_PARAM(advisor_max_cpu, 70, 0, ULONG_MAX, NUMBER, NULL,
 		   "scan-time: most CPU per cent ksmppd may use");
 KSMPP_NUMBER_PARAM(advisor_min_pages_to_scan, 500, 0, ULONG_MAX, NUMBER, NULL,
@@ -225,6 +246,15 @@ KSMPP_NUMBER_PARAM(hint_buffer_size, 1024, 16, 1048576, POWER_OF_2,
 		   "entries of the I/O hint ring, a power of two");
 KSMPP_NUMBER_PARAM(hint_scan_percent, 75, 0, 100, NUMBER, NULL,
 		   "most of each batch that hinted pages may take (0: no hints)");
+KSMPP_CHOICE_PARAM(merge_scope, KSMPP_SCOPE_GLOBAL, ksmpp_merge_scopes,
+		   ksmpp_set_merge_scope,
+		   "whose pages may share a merged page: any process's, one uid's, one cgroup's, or one process's only",
+		   "global, uid, cgroup or process, default global",
+		   "global, uid, cgroup and process");
+KSMPP_CHOICE_PARAM(stats_mode, KSMPP_STATS_WORLD, ksmpp_stats_modes,
+		   ksmpp_sysfs_set_stats_mode,
+		   "who may read the figures (/proc/ksmpp, /sys/kernel/mm/ksmpp)",
+		   "world or root, default world", "world and root");
 
 #ifdef KSMPP_TEST_HOOKS
 static unsigned int ksmpp_test_delay_point, ksmpp_test_delay_ms, ksmpp_test_faults;

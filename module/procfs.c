@@ -7,8 +7,11 @@
  * together they are a near snapshot), and the hint ring's are counted
  * under ksmpp_lock only when it is free (ksmpp_hint_totals()).
  * /sys/kernel/debug/ksmpp/hints lists the pending hints, newest first, as
- * "pid start length source" lines.
+ * "pid start length source" lines. With stats_mode=root, only root reads
+ * /proc/ksmpp.
  */
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/debugfs.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -52,6 +55,7 @@ static const struct {
 	KSMPP_STAT("ksm_zero_pages", ksm_zero_pages),
 #endif
 	KSMPP_STAT("cow_breaks", cow_breaks),
+	KSMPP_STAT("unmerges_scope", scope_unmerges),
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),
 	KSMPP_STAT("metadata_bytes", metadata_bytes),
@@ -114,6 +118,26 @@ static int ksmpp_proc_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+/*
+ * With stats_mode=root, only readers that could read a root-owned file of
+ * mode 0400 (as the sysfs figures then are) open /proc/ksmpp.
+ */
+static int ksmpp_proc_open(struct inode *inode, struct file *file)
+{
+	if (READ_ONCE(ksmpp_stats_mode) == KSMPP_STATS_ROOT &&
+	    !uid_eq(file->f_cred->fsuid, GLOBAL_ROOT_UID) &&
+	    !file_ns_capable(file, &init_user_ns, CAP_DAC_READ_SEARCH))
+		return -EACCES;
+	return single_open(file, ksmpp_proc_show, NULL);
+}
+
+static const struct proc_ops ksmpp_proc_ops = {
+	.proc_open = ksmpp_proc_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
 static int ksmpp_hints_file_show(struct seq_file *m, void *v)
 {
 	ksmpp_hints_list(m);
@@ -125,7 +149,7 @@ static struct dentry *ksmpp_debugfs;
 
 int ksmpp_procfs_init(void)
 {
-	if (!proc_create_single("ksmpp", 0444, NULL, ksmpp_proc_show))
+	if (!proc_create("ksmpp", 0444, NULL, &ksmpp_proc_ops))
 		return -ENOMEM;
 	/* Debugging aid only: no error if debugfs is absent. */
 	ksmpp_debugfs = debugfs_create_dir("ksmpp", NULL);

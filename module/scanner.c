@@ -45,6 +45,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cgroup.h>
+#include <linux/cred.h>
 #include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/hashtable.h>
@@ -136,20 +138,52 @@ static struct ksmpp_mm *ksmpp_mm_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
-/* Start tracking @mm; under RCU and task_lock, so nothing here sleeps. */
-static void ksmpp_mm_register(struct mm_struct *mm)
+/* @slot's scope key under merge_scope. */
+static u64 ksmpp_scope_key(const struct ksmpp_mm *slot)
 {
+	switch (READ_ONCE(ksmpp_merge_scope)) {
+	case KSMPP_SCOPE_UID:
+		return slot->uid;
+	case KSMPP_SCOPE_CGROUP:
+		return slot->cgroup;
+	case KSMPP_SCOPE_PROCESS:
+		return slot->id;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Note who @slot's process is now, from its thread @t (under RCU): its real
+ * uid and its cgroup v2, for merge_scope.
+ */
+static void ksmpp_mm_identify(struct ksmpp_mm *slot, struct task_struct *t)
+{
+	slot->uid = from_kuid(&init_user_ns, task_uid(t));
+	slot->cgroup = cgroup_id(task_dfl_cgroup(t));
+	slot->scope = ksmpp_scope_key(slot);
+}
+
+/*
+ * Start tracking @mm, of thread @t; under RCU and task_lock, so nothing here
+ * sleeps. Returns the new slot, or NULL.
+ */
+static struct ksmpp_mm *ksmpp_mm_register(struct mm_struct *mm)
+{
+	static u64 ksmpp_mm_count;
 	struct ksmpp_mm *slot = kzalloc(sizeof(*slot), GFP_NOWAIT | __GFP_NOWARN);
 
 	if (!slot)
-		return;		/* found again at the next pass */
+		return NULL;	/* found again at the next pass */
 	mmgrab(mm);
 	slot->mm = mm;
+	slot->id = ++ksmpp_mm_count;
 	xa_init(&slot->pages);
 	list_add_tail(&slot->scan_list, &ksmpp_mms);
 	hash_add(ksmpp_mm_table, &slot->mm_hash, (unsigned long)mm);
 	ksmpp_stats.metadata_bytes += sizeof(*slot);
 	ksmpp_stats.mms++;
+	return slot;
 }
 
 static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
@@ -174,14 +208,16 @@ static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 }
 
 /*
- * Register every process that opted into merging and is not known yet. A
- * process's threads share its mm: the first thread that still has one
- * (its leader, unless that exited first) stands for them all, so a pass
- * costs one look per process, not per thread.
+ * Register every process that opted into merging and is not known yet, and
+ * note who each one is now (ksmpp_mm_identify()). A process's threads share
+ * its mm: the first thread that still has one (its leader, unless that
+ * exited first) stands for them all, so a pass costs one look per process,
+ * not per thread.
  */
 static void ksmpp_discover_mms(void)
 {
 	struct task_struct *g, *t;
+	struct ksmpp_mm *slot;
 	struct mm_struct *mm;
 
 	rcu_read_lock();
@@ -191,9 +227,11 @@ static void ksmpp_discover_mms(void)
 		for_each_thread(g, t) {
 			task_lock(t);
 			mm = t->mm;
-			if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users) &&
-			    !ksmpp_mm_lookup(mm))
-				ksmpp_mm_register(mm);
+			if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users)) {
+				slot = ksmpp_mm_lookup(mm) ?: ksmpp_mm_register(mm);
+				if (slot)
+					ksmpp_mm_identify(slot, t);
+			}
 			task_unlock(t);
 			if (mm)
 				break;
@@ -603,8 +641,11 @@ static void ksmpp_scan_batch(void)
 	ksmpp_count_zero_pages();
 }
 
-/* Unmerge all of @slot's mergeable areas: 0, -EINTR or -ENOMEM. */
-static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool interruptible)
+/*
+ * Unmerge all of @slot's mergeable areas (with @foreign, only the pages
+ * outside its scope): 0, -EINTR or -ENOMEM.
+ */
+static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool foreign, bool interruptible)
 {
 	struct vm_area_struct *vma;
 	int err = 0;
@@ -617,7 +658,7 @@ static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool interruptible)
 			if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 				continue;
 			err = ksmpp_unmerge_range(vma, vma->vm_start, vma->vm_end,
-						  interruptible);
+						  foreign ? slot : NULL, interruptible);
 			if (err)
 				break;
 		}
@@ -663,7 +704,7 @@ static int ksmpp_unmerge_all(bool interruptible)
 	for (rounds = 1; ; rounds++) {
 		ksmpp_discover_mms();
 		list_for_each_entry(slot, &ksmpp_mms, scan_list) {
-			err = ksmpp_unmerge_mm(slot, interruptible);
+			err = ksmpp_unmerge_mm(slot, false, interruptible);
 			if (err == -EINTR || (err && interruptible))
 				return err;
 		}
@@ -845,6 +886,41 @@ int ksmpp_set_merge_across_nodes(unsigned long merge)
 	}
 	mutex_unlock(&ksmpp_lock);
 	return err;
+}
+
+/*
+ * Apply merge_scope (params.c): from now on pages merge only within the new
+ * scope, and every merged mapping that the new scope forbids is unmerged
+ * before the write returns (each node keeps one of its processes' scopes;
+ * see ksmpp_rescope_nodes()). Sharing within a scope is left as it is. A
+ * page that cannot be copied now (its memory cgroup is full) is unmerged
+ * at the scanner's next visit; the log says how many.
+ */
+int ksmpp_set_merge_scope(unsigned long scope)
+{
+	struct ksmpp_mm *slot;
+	unsigned long left = 0;
+
+	kernel_param_unlock(THIS_MODULE);
+	ksmpp_lock_ahead_of_scan();
+	if (scope != ksmpp_merge_scope) {
+		WRITE_ONCE(ksmpp_merge_scope, scope);
+		if (ksmpp_ready) {
+			ksmpp_discover_mms();
+			list_for_each_entry(slot, &ksmpp_mms, scan_list)
+				slot->scope = ksmpp_scope_key(slot);
+			ksmpp_rescope_nodes();
+			ksmpp_unstable_reset(false);
+			list_for_each_entry(slot, &ksmpp_mms, scan_list)
+				left += ksmpp_unmerge_mm(slot, true, false) != 0;
+		}
+	}
+	mutex_unlock(&ksmpp_lock);
+	kernel_param_lock(THIS_MODULE);
+	if (left)
+		pr_warn("merge_scope: %lu processes keep pages out of scope for now (no memory to copy them): the scanner unmerges them\n",
+			left);
+	return 0;
 }
 
 int ksmpp_scanner_init(void)

@@ -268,6 +268,33 @@ void ksmpp_reclaim_stale(void)
 }
 
 /*
+ * merge_scope changed, or the processes' scope keys did: each node takes
+ * the scope of one process that maps it (its newest item's), and moves to
+ * that scope's place in the stable index. The caller then unmerges the
+ * mappings of other scopes. The item lists are ksmpp's alone: read under
+ * ksmpp_lock, they need no folio lock.
+ */
+void ksmpp_rescope_nodes(void)
+{
+	struct ksm_rmap_item *rmap;
+	struct ksmpp_node *node;
+	unsigned int i;
+
+	for (i = 0; i < 1U << ksmpp_node_table_bits; i++) {
+		hlist_for_each_entry(node, &ksmpp_node_table[i], table) {
+			rmap = hlist_entry_safe(node->stable.hlist.first,
+						struct ksm_rmap_item, hlist);
+			if (!rmap || hlist_unhashed(&node->index))
+				continue;
+			ksmpp_stable_index_del(node);
+			node->scope = container_of(rmap, struct ksmpp_item, rmap)->owner->scope;
+			ksmpp_stable_index_add(node);
+		}
+		cond_resched();
+	}
+}
+
+/*
  * The end of the page-table entry that maps @addr if it holds no table
  * (cut at @end), or @addr if a page table reaches down to @addr's PTE.
  * Under the mmap lock, as the kernel's page walkers: it keeps page tables
@@ -315,27 +342,35 @@ unsigned long ksmpp_skip_unmapped(struct mm_struct *mm, unsigned long addr,
 	return addr;
 }
 
-/* Whether @addr maps a page merged by ksmpp, or a KSM zero page. */
-static bool ksmpp_mapped_merged(struct vm_area_struct *vma, unsigned long addr)
+/*
+ * Whether @addr maps a page merged by ksmpp, or a KSM zero page, to be
+ * unmerged: with @keep, only a page of ksmpp's outside @keep's scope.
+ */
+static bool ksmpp_mapped_merged(struct vm_area_struct *vma, unsigned long addr,
+				const struct ksmpp_mm *keep)
 {
 	struct ksmpp_node *node = ksmpp_own_node(ksmpp_mapped_stable_node(vma, addr));
 
 	if (node) {
+		if (keep && node->scope == keep->scope)
+			return false;
 		trace_ksmpp_unmerge(vma->vm_mm, addr, READ_ONCE(node->stable.kpfn));
 		return true;
 	}
-	return ksmpp_mapped_ksm_zero_page(vma, addr);
+	return !keep && ksmpp_mapped_ksm_zero_page(vma, addr);
 }
 
 /*
  * Fault a private copy in for ksmpp's page mapped at @addr, if any, or for
- * a KSM zero page: 0, or -ENOMEM if it could not be copied.
+ * a KSM zero page (as ksmpp_mapped_merged() chooses with @keep): 0, or
+ * -ENOMEM if it could not be copied.
  */
-static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr)
+static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr,
+			      const struct ksmpp_mm *keep)
 {
 	vm_fault_t ret;
 
-	while (ksmpp_mapped_merged(vma, addr)) {
+	while (ksmpp_mapped_merged(vma, addr, keep)) {
 		if (ksmpp_test_fault(KSMPP_TEST_FAULT_UNMERGE))
 			return -ENOMEM;
 		ret = handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE |
@@ -355,6 +390,7 @@ static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr)
  * @vma: a mergeable VMA, its mmap lock held for read
  * @start: first address
  * @end: end of the range
+ * @keep: NULL, or the process whose scope's pages stay merged (merge_scope)
  * @interruptible: give up (-EINTR) when a signal is pending
  *
  * As mm/ksm.c's break_ksm() of 6.12, on every kernel line: an unsharing
@@ -371,7 +407,8 @@ static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr)
  * (its memory cgroup is full: as KSM's unmerge_ksm_pages(), go no further).
  */
 int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-			unsigned long end, bool interruptible)
+			unsigned long end, const struct ksmpp_mm *keep,
+			bool interruptible)
 {
 	unsigned long addr, next;
 	int err;
@@ -380,7 +417,7 @@ int ksmpp_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		next = ksmpp_skip_unmapped(vma->vm_mm, addr, end);
 		if (next == addr) {
 			next = addr + PAGE_SIZE;
-			err = ksmpp_unmerge_page(vma, addr);
+			err = ksmpp_unmerge_page(vma, addr, keep);
 			if (err)
 				return err;
 		}

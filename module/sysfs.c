@@ -7,11 +7,16 @@
  * are the module parameters: a write goes through the same validation, which
  * takes the values KSM's file takes (a clear log line and -EINVAL for a bad
  * value, the old value kept). ksmpp's own figures (the hints) follow.
+ *
+ * The figures are world-readable, as KSM's, or root's only with
+ * stats_mode=root: they tell of other processes' merges (docs/security.md).
+ * A change of stats_mode changes their file modes in place.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sysfs.h>
 
 #include "ksmpp.h"
@@ -84,6 +89,8 @@ KSMPP_KNOB(advisor_max_pages_to_scan);
 KSMPP_KNOB(advisor_target_scan_time);
 KSMPP_KNOB(hint_buffer_size);
 KSMPP_KNOB(hint_scan_percent);
+KSMPP_KNOB(merge_scope);
+KSMPP_KNOB(stats_mode);
 
 KSMPP_STAT(pages_shared);
 KSMPP_STAT(pages_sharing);
@@ -116,7 +123,7 @@ KSMPP_STAT(hint_pages_scanned);
 KSMPP_STAT(hint_merges);
 KSMPP_STAT(hint_extra_pages);
 
-static struct attribute *ksmpp_attrs[] = {
+static struct attribute *ksmpp_knob_attrs[] = {
 	&ksmpp_attr_run.attr,
 	&ksmpp_attr_pages_to_scan.attr,
 	&ksmpp_attr_sleep_millisecs.attr,
@@ -132,6 +139,12 @@ static struct attribute *ksmpp_attrs[] = {
 	&ksmpp_attr_advisor_target_scan_time.attr,
 	&ksmpp_attr_hint_buffer_size.attr,
 	&ksmpp_attr_hint_scan_percent.attr,
+	&ksmpp_attr_merge_scope.attr,
+	&ksmpp_attr_stats_mode.attr,
+	NULL,
+};
+
+static struct attribute *ksmpp_figure_attrs[] = {
 	&ksmpp_attr_pages_shared.attr,
 	&ksmpp_attr_pages_sharing.attr,
 	&ksmpp_attr_pages_unshared.attr,
@@ -157,26 +170,77 @@ static struct attribute *ksmpp_attrs[] = {
 	NULL,
 };
 
-static const struct attribute_group ksmpp_attr_group = {
-	.attrs = ksmpp_attrs,
+static const struct attribute_group ksmpp_knob_group = {
+	.attrs = ksmpp_knob_attrs,
 };
 
+/* A figure's file mode under stats_mode. */
+static umode_t ksmpp_figure_mode(void)
+{
+	return READ_ONCE(ksmpp_stats_mode) == KSMPP_STATS_ROOT ? 0400 : 0444;
+}
+
+static umode_t ksmpp_figure_visible(struct kobject *kobj, struct attribute *attr,
+				    int n)
+{
+	return ksmpp_figure_mode();
+}
+
+static const struct attribute_group ksmpp_figure_group = {
+	.attrs = ksmpp_figure_attrs,
+	.is_visible = ksmpp_figure_visible,
+};
+
+static const struct attribute_group *ksmpp_attr_groups[] = {
+	&ksmpp_knob_group,
+	&ksmpp_figure_group,
+	NULL,
+};
+
+/* /sys/kernel/mm/ksmpp while it exists; set under the parameter lock. */
 static struct kobject *ksmpp_kobj;
+
+/*
+ * Apply stats_mode (params.c; under the parameter lock): the figures'
+ * modes change in place, files already open stay open.
+ */
+int ksmpp_sysfs_set_stats_mode(unsigned long mode)
+{
+	struct attribute **attr;
+	int err = 0;
+
+	WRITE_ONCE(ksmpp_stats_mode, mode);
+	for (attr = ksmpp_figure_attrs; ksmpp_kobj && *attr && !err; attr++)
+		err = sysfs_chmod_file(ksmpp_kobj, *attr, ksmpp_figure_mode());
+	return err;
+}
 
 int ksmpp_sysfs_init(void)
 {
+	struct kobject *kobj;
 	int err;
 
-	ksmpp_kobj = kobject_create_and_add("ksmpp", ksmpp_kernel_mm_kobj);
-	if (!ksmpp_kobj)
+	kobj = kobject_create_and_add("ksmpp", ksmpp_kernel_mm_kobj);
+	if (!kobj)
 		return -ENOMEM;
-	err = sysfs_create_group(ksmpp_kobj, &ksmpp_attr_group);
+	/* Modes from stats_mode; it cannot change until ksmpp_kobj is set. */
+	kernel_param_lock(THIS_MODULE);
+	err = sysfs_create_groups(kobj, ksmpp_attr_groups);
+	if (!err)
+		ksmpp_kobj = kobj;
+	kernel_param_unlock(THIS_MODULE);
 	if (err)
-		kobject_put(ksmpp_kobj);
+		kobject_put(kobj);
 	return err;
 }
 
 void ksmpp_sysfs_exit(void)
 {
-	kobject_put(ksmpp_kobj);
+	struct kobject *kobj;
+
+	kernel_param_lock(THIS_MODULE);
+	kobj = ksmpp_kobj;
+	ksmpp_kobj = NULL;
+	kernel_param_unlock(THIS_MODULE);
+	kobject_put(kobj);
 }

@@ -80,7 +80,7 @@ static void knobs_find(void **state)
 	assert_null(knob_find("pages"));
 	assert_null(knob_find(""));
 	assert_null(knob_find("RUN"));
-	assert_int_equal(ksmpp_nknobs, 15);
+	assert_int_equal(ksmpp_nknobs, 17);
 }
 
 /* Check @text for knob @name: 0 and *@v, or -1 and the message in @err. */
@@ -158,6 +158,11 @@ static void knobs_messages_match_kernel(void **state)
 	assert_string_equal(err, "invalid run 'abc': allowed are 0 to 2");
 	check("advisor_mode", "auto", &v, err);
 	assert_string_equal(err, "invalid advisor_mode 'auto': allowed are none and scan-time");
+	check("merge_scope", "user", &v, err);
+	assert_string_equal(err,
+		"invalid merge_scope 'user': allowed are global, uid, cgroup and process");
+	assert_int_equal(check("merge_scope", "cgroup", &v, err), 0);
+	assert_int_equal(v, 2);
 	check("advisor_target_scan_time", "0", &v, err);
 	assert_string_equal(err,
 		"invalid advisor_target_scan_time '0': allowed are 1 to 18446744073709551615");
@@ -182,7 +187,8 @@ static void knobs_assignments(void **state)
 			    "sleep_millisecs, max_page_sharing, merge_across_nodes, use_zero_pages, "
 			    "smart_scan, stable_node_chains_prune_millisecs, advisor_mode, "
 			    "advisor_max_cpu, advisor_min_pages_to_scan, advisor_max_pages_to_scan, "
-			    "advisor_target_scan_time, hint_buffer_size, hint_scan_percent");
+			    "advisor_target_scan_time, hint_buffer_size, hint_scan_percent, "
+			    "merge_scope, stats_mode");
 	assert_int_equal(knob_check_assignment("advisor_mode=scan-time", &k, &v, err, sizeof(err)),
 			 0);
 	assert_int_equal(v, 1);
@@ -240,8 +246,13 @@ static char *read_module_params(void)
  */
 static unsigned long value_of(const char *text)
 {
-	static const char * const advisor_modes[] = {
-		"KSMPP_ADVISOR_NONE", "KSMPP_ADVISOR_SCAN_TIME",
+	/* The enum constants params.c uses as defaults (module/ksmpp.h). */
+	static const struct {
+		const char *name;
+		unsigned long value;
+	} constants[] = {
+		{ "KSMPP_ADVISOR_NONE", 0 }, { "KSMPP_ADVISOR_SCAN_TIME", 1 },
+		{ "KSMPP_SCOPE_GLOBAL", 0 }, { "KSMPP_STATS_WORLD", 0 },
 	};
 	size_t i;
 
@@ -253,9 +264,9 @@ static unsigned long value_of(const char *text)
 		return INT_MAX;
 	if (!strcmp(text, "KSMPP_DEFAULT_PAGES_TO_SCAN"))
 		return 100;
-	for (i = 0; i < ARRAY_SIZE(advisor_modes); i++)
-		if (!strcmp(text, advisor_modes[i]))
-			return i;
+	for (i = 0; i < ARRAY_SIZE(constants); i++)
+		if (!strcmp(text, constants[i].name))
+			return constants[i].value;
 	if (text[0] < '0' || text[0] > '9')
 		fail_msg("params.c value %s unknown to this test", text);
 	return strtoul(text, NULL, 10);
@@ -339,6 +350,8 @@ static void knobs_from_files(void **state)
 		{ "advisor_mode", "[none] scan-time\n", 0, "none" },
 		{ "advisor_mode", "none [scan-time]\n", 1, "scan-time" },
 		{ "advisor_max_cpu", "70", 70, "70" },
+		{ "merge_scope", "global uid [cgroup] process\n", 2, "cgroup" },
+		{ "stats_mode", "world [root]\n", 1, "root" },
 	};
 	static const struct { const char *name, *text; } bad[] = {
 		{ "pages_to_scan", "\n" }, { "pages_to_scan", "-1\n" },

@@ -45,6 +45,12 @@ const struct ksmpp_knob ksmpp_knobs[] = {
 	  "entries of the I/O hint ring, a power of two"),
 	KNOB("hint_scan_percent", 75, 0, 100, KNOB_NUMBER,
 	  "most of each batch that hinted pages may take (0: no hints)"),
+	{ "merge_scope", 0, 0, 3, KNOB_CHOICE,
+	  "whose pages may share a merged page: any process's, one uid's, one cgroup's, or one process's only",
+	  (const char * const []){ "global", "uid", "cgroup", "process" } },
+	{ "stats_mode", 0, 0, 1, KNOB_CHOICE,
+	  "who may read the figures (/proc/ksmpp, /sys/kernel/mm/ksmpp)",
+	  (const char * const []){ "world", "root" } },
 };
 
 const size_t ksmpp_nknobs = ARRAY_SIZE(ksmpp_knobs);
@@ -102,9 +108,26 @@ static bool is_power_of_2(unsigned long v)
 	return v && !(v & (v - 1));
 }
 
+void knob_choices(const struct ksmpp_knob *knob, const char *last, char *buf,
+		  size_t len)
+{
+	size_t used = 0;
+	unsigned long v;
+	int n;
+
+	for (v = 0; v <= knob->max && used < len; v++) {
+		n = snprintf(buf + used, len - used, "%s%s",
+			     !v ? "" : v == knob->max ? last : ", ", knob->choices[v]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 int knob_check(const struct ksmpp_knob *knob, const char *text,
 	       unsigned long *value, char *err, size_t errlen)
 {
+	char choices[256];
 	unsigned long v;
 
 	if (knob->kind == KNOB_CHOICE) {
@@ -113,8 +136,9 @@ int knob_check(const struct ksmpp_knob *knob, const char *text,
 				*value = v;
 				return 0;
 			}
-		snprintf(err, errlen, "invalid %s '%s': allowed are %s and %s",
-			 knob->name, text, knob->choices[0], knob->choices[1]);
+		knob_choices(knob, " and ", choices, sizeof(choices));
+		snprintf(err, errlen, "invalid %s '%s': allowed are %s",
+			 knob->name, text, choices);
 		return -1;
 	}
 	if (knob->kind == KNOB_ON_OFF) {

@@ -34,6 +34,13 @@ struct ksmpp_knob {
 extern const struct ksmpp_knob ksmpp_knobs[];
 extern const size_t ksmpp_nknobs;
 
+/*
+ * A KNOB_CHOICE knob's names in words, into @buf: "a, b" then @last (" and "
+ * or " or ") before the last name.
+ */
+void knob_choices(const struct ksmpp_knob *knob, const char *last, char *buf,
+		  size_t len);
+
 /* The knob called @name, or NULL. */
 const struct ksmpp_knob *knob_find(const char *name);
 

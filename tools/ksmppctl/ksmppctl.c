@@ -107,16 +107,20 @@ static const char usage_text[] =
 
 static void usage(FILE *out)
 {
-	char knobs[4096];
+	char knobs[4096], choices[256];
 	size_t i, used = 0;
 
 	knobs[0] = '\0';
 	for (i = 0; i < ksmpp_nknobs && used < sizeof(knobs); i++) {
 		const struct ksmpp_knob *k = &ksmpp_knobs[i];
-		int n = k->kind == KNOB_CHOICE ?
+		int n;
+
+		if (k->kind == KNOB_CHOICE)
+			knob_choices(k, " or ", choices, sizeof(choices));
+		n = k->kind == KNOB_CHOICE ?
 			snprintf(knobs + used, sizeof(knobs) - used,
-				 "  %-18s %s or %s, default %s: %s\n", k->name,
-				 k->choices[0], k->choices[1], k->choices[k->def], k->desc) :
+				 "  %-18s %s, default %s: %s\n", k->name,
+				 choices, k->choices[k->def], k->desc) :
 			snprintf(knobs + used, sizeof(knobs) - used,
 				 "  %-18s %s%lu..%lu, default %lu: %s\n", k->name,
 				 k->kind == KNOB_POWER_OF_2 ? "powers of two " :

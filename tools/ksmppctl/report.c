@@ -35,6 +35,7 @@ static const struct field_info field_infos[] = {
 	{ "merges", METRIC_COUNTER, "Mappings merged." },
 	{ "merges_hint", METRIC_COUNTER, "Merges made on pages visited through hints." },
 	{ "cow_breaks", METRIC_COUNTER, "Merged mappings found replaced by a copy on write." },
+	{ "unmerges_scope", METRIC_COUNTER, "Merged mappings unmerged for being outside their page's merge_scope." },
 	{ "stale_reclaimed", METRIC_COUNTER, "Index entries of gone pages freed." },
 	{ "processes", METRIC_GAUGE, "Processes registered for merging." },
 	{ "metadata_bytes", METRIC_GAUGE, "Memory in ksmpp's own structures, in bytes." },

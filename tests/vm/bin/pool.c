@@ -225,6 +225,18 @@ static long do_uffd_wp(void)
 	return 0;
 }
 
+/*
+ * Real and effective uid @uid, with root kept as the saved uid, so that a
+ * later call can switch to another uid.
+ */
+static long do_setuid(long uid)
+{
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) ||
+	    setresuid((uid_t)uid, (uid_t)uid, 0))
+		return -errno;
+	return 0;
+}
+
 static long do_op(int op, const long *arg)
 {
 	switch (op) {
@@ -249,6 +261,8 @@ static long do_op(int op, const long *arg)
 		return do_fork(arg[0]);
 	case OP_UFFD_WP:
 		return do_uffd_wp();
+	case OP_SETUID:
+		return do_setuid(arg[0]);
 	}
 	return -ENOSYS;
 }

@@ -35,6 +35,7 @@ enum worker_op {
 	OP_MPROTECT,	/* a protection for the whole region; -> 0 or -errno */
 	OP_FORK,	/* a worker number for the child; -> child pid */
 	OP_UFFD_WP,	/* write-protect the region with userfaultfd; -> 0 or -errno */
+	OP_SETUID,	/* a: become real and effective uid a (root stays saved); -> 0 or -errno */
 	OP_EXIT,	/* the worker exits */
 };
 
