@@ -272,7 +272,9 @@ void ksmpp_reclaim_stale(void)
  * the scope of one process that maps it (its newest item's), and moves to
  * that scope's place in the stable index. The caller then unmerges the
  * mappings of other scopes. The item lists are ksmpp's alone: read under
- * ksmpp_lock, they need no folio lock.
+ * ksmpp_lock, they need no folio lock. The newest item may be one whose
+ * mapping was unmerged since (it goes at its next visit): then the node's
+ * other mappings are unmerged needlessly, never kept out of scope.
  */
 void ksmpp_rescope_nodes(void)
 {
