@@ -22,6 +22,9 @@
 #         use_zero_pages 0 and 1 (BENCH_ZERO_CONFIGS).
 #   smart the I/O workload, then the compute workload, under ksmpp with
 #         smart_scan 1 and 0, hints off and on (BENCH_SMART_CONFIGS).
+#   scope the I/O workload with the VMs in two cgroups, under ksmpp with
+#         merge_scope global, cgroup and process (BENCH_SCOPE_CONFIGS): the
+#         sharing each scope gives up.
 #   misc  identical anonymous data produced by computation (no I/O), then
 #         the cost of ksmpp's hooks on a cached 4 KiB pread() loop.
 #   qemu  real QEMU guests (nested TCG, tests/bench/bench-qemu.sh) reading
@@ -44,7 +47,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/workload.sh"
 
-: "${BENCH_RUNS:=io share big advisor zero smart misc qemu}"
+: "${BENCH_RUNS:=io share big advisor zero smart scope misc qemu}"
 : "${BENCH_VMS:=4}"                  # VM processes
 : "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
 : "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
@@ -66,6 +69,7 @@ shopt -s inherit_errexit
 : "${BENCH_ADVISOR_CONFIGS:=ksmpp-h256 ksmpp-h256-s200 ksmpp-h256-s300 ksmpp-h256-s400 ksmpp-h256-adv}"
 : "${BENCH_ZERO_CONFIGS:=ksm ksm-z ksmpp ksmpp-z}"
 : "${BENCH_SMART_CONFIGS:=ksmpp-off ksmpp-off-ns ksmpp ksmpp-ns}"
+: "${BENCH_SCOPE_CONFIGS:=ksmpp ksmpp-cgroup ksmpp-process}"
 : "${BENCH_ZERO_PERCENT:=50}"        # share of the guests' own pages zeroed
 : "${BENCH_FS:=ext4}"                # the image on ext4 (loop device), or tmpfs
 : "${BENCH_COMPUTE_CONFIGS:=ksm ksmpp-off ksmpp-h1k}"
@@ -132,6 +136,7 @@ ADVISOR_CONFIGS="$BENCH_ADVISOR_CONFIGS"
 ZERO_CONFIGS="$BENCH_ZERO_CONFIGS"
 ZERO_PERCENT=$BENCH_ZERO_PERCENT
 SMART_CONFIGS="$BENCH_SMART_CONFIGS"
+SCOPE_CONFIGS="$BENCH_SCOPE_CONFIGS"
 COMPUTE_CONFIGS="$BENCH_COMPUTE_CONFIGS"
 COMPUTE_SECONDS=$BENCH_COMPUTE_SECONDS
 COMPUTE_RATE=$BENCH_COMPUTE_RATE
@@ -159,7 +164,7 @@ prepare() {
 	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
 	cp "$tests_bench/bench-misc.sh" "$tests_bench/bench-qemu.sh" "$stage/tests/"
-	for run in io share big advisor zero smart; do
+	for run in io share big advisor zero smart scope; do
 		cp "$tests_bench/bench-io.sh" "$stage/tests/bench-$run.sh"
 	done
 	workload_pack "$stage" "$vm_build/$line/initramfs.cpio"
@@ -181,6 +186,8 @@ timeout_for() {
 		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
 	smart)	n=$(words $BENCH_SMART_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + BENCH_COMPUTE_SECONDS + 30) + 300)) ;;
+	scope)	n=$(words $BENCH_SCOPE_CONFIGS)
+		echo $((2 * n * (BENCH_SECONDS + 15) + 300)) ;;
 	big)	n=$(words $BENCH_BIG_CONFIGS)
 		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
@@ -198,6 +205,7 @@ run_outputs() {
 	advisor) echo advisor ;;
 	zero)	echo zero ;;
 	smart)	echo smart smart-compute ;;
+	scope)	echo scope ;;
 	big)	echo big ;;
 	misc)	echo compute pread.txt ;;
 	qemu)	for m in $BENCH_QEMU_MODES; do echo "qemu-$m"; done ;;

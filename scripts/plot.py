@@ -26,6 +26,7 @@ RUNS = (("io", "I/O workload"), ("share", "I/O workload, hint_scan_percent"),
         ("zero", "I/O workload, zero-heavy guest memory"),
         ("smart", "I/O workload, smart_scan 1 and 0"),
         ("smart-compute", "computed identical data, smart_scan 1 and 0"),
+        ("scope", "I/O workload, VMs in two cgroups: merge_scope global, cgroup, process"),
         ("compute", "computed (non-I/O) identical data"))
 QEMU_MODES = (("threads", "aio=threads, the default: preadv() from QEMU thread pool"),
               ("direct", "cache=none: O_DIRECT"),
@@ -35,7 +36,8 @@ PLATEAU_SHARE = 0.95
 ORDER = ("ksm", "ksm-z", "ksmpp-off", "ksmpp-h256", "ksmpp-h256-s200", "ksmpp-h256-s300", "ksmpp-h256-s400",
          "ksmpp-h256-adv", "ksmpp-off-ns", "ksmpp-h1k", "ksmpp-h4k", "ksmpp-h16k", "ksmpp",
          "ksmpp-ns", "ksmpp-z",
-         "ksmpp-p10", "ksmpp-p25", "ksmpp-p50", "ksmpp-p75", "ksmpp-p100")
+         "ksmpp-p10", "ksmpp-p25", "ksmpp-p50", "ksmpp-p75", "ksmpp-p100",
+         "ksmpp-cgroup", "ksmpp-process")
 
 
 def read_csv(path):

@@ -6,7 +6,9 @@
 # (bench-advisor: fixed rates against the advisor) or ZERO_CONFIGS
 # (bench-zero: ZERO_PERCENT of the guests' own pages free and zeroed,
 # use_zero_pages 0 and 1) or SMART_CONFIGS (bench-smart: smart_scan 1 and
-# 0, then the same on the compute workload); bench-io then runs
+# 0, then the same on the compute workload) or SCOPE_CONFIGS (bench-scope:
+# merge_scope global, cgroup and process, the VMs in two cgroups, as two
+# tenants' guests under libvirt); bench-io then runs
 # DIRECT_CONFIGS with O_DIRECT reads (QEMU's cache=none), which need the
 # image on ext4 (BENCH_FS=ext4: tmpfs has no O_DIRECT on 6.1).
 . /tests/bench-lib.sh
@@ -18,6 +20,10 @@ bench-advisor)	run=advisor mib=$VM_MIB configs=$ADVISOR_CONFIGS ;;
 bench-zero)	run=zero mib=$VM_MIB configs=$ZERO_CONFIGS
 		VMSIM_EXTRA="$VMSIM_EXTRA -Z $ZERO_PERCENT" ;;
 bench-smart)	run=smart mib=$VM_MIB configs=$SMART_CONFIGS ;;
+bench-scope)	run=scope mib=$VM_MIB configs=$SCOPE_CONFIGS
+		grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts ||
+			mount -t cgroup2 none /sys/fs/cgroup
+		VMSIM_EXTRA="$VMSIM_EXTRA -C /sys/fs/cgroup" ;;
 *)		run=io mib=$VM_MIB configs=$IO_CONFIGS ;;
 esac
 image_setup

@@ -96,7 +96,8 @@ config() {
 # then any of, dash separated: off (hints off), pN (hint_scan_percent=N),
 # hN (hints on, a ring of N entries; Nk = N*1024), sN (pages_to_scan=N),
 # adv (advisor_mode=scan-time, starting at the benchmark's pages_to_scan),
-# z (use_zero_pages=1), ns (smart_scan=0). E.g. ksmpp-h256-adv, ksm-z.
+# z (use_zero_pages=1), ns (smart_scan=0), cgroup or process (that
+# merge_scope). E.g. ksmpp-h256-adv, ksm-z, ksmpp-cgroup.
 engine_for() {
 	local engine=${1%%-*} rest=$1 field size out
 	case $engine in
@@ -108,6 +109,7 @@ engine_for() {
 		field=${rest%%-*}
 		case $field in
 		off)	out="$out hint_scan_percent=0" ;;
+		cgroup|process) out="$out merge_scope=$field" ;;
 		p*)	out="$out hint_scan_percent=${field#p}" ;;
 		h*)	size=${field#h}
 			case $size in *k) size=$((${size%k} * 1024)) ;; esac

@@ -130,6 +130,8 @@ static double lat_share = 0.03;
 static double lat_window = 0.5;
 static long static_k;
 static bool thp;
+/* -C: a cgroup v2 directory; VM v joins its subdirectory "vm<v % 2>". */
+static const char *cgroup_dir;
 static long gen_mib;
 static int zero_percent;
 static uint32_t zero_class;		/* the class of zeroed pages, with -Z */
@@ -686,6 +688,25 @@ static void churn_one(struct guest *g)
 	sh->vm[g->v].churned++;
 }
 
+/*
+ * -C: VM @v joins cgroup CGROUP_DIR/vm<v % 2> (made if missing), before it
+ * maps its RAM: the VMs stand for guests of two tenants, or two VMs' worth
+ * of QEMU processes, each in its cgroup as libvirt puts them.
+ */
+static void join_cgroup(int v)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vm%d", cgroup_dir, v % 2);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die("vm %d: mkdir %s: %s", v, path, strerror(errno));
+	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f))
+		die("vm %d: joining %s: %s", v, path, strerror(errno));
+}
+
 static void guest_main(int v)
 {
 	struct guest g = { .v = v, .fd = -1 };
@@ -695,6 +716,8 @@ static void guest_main(int v)
 	long static_pos = 0, static_start;
 	double next_read = 0;
 
+	if (cgroup_dir)
+		join_cgroup(v);
 	g.rng = seed * 7919 + v * 104729 + 1;
 	g.mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (g.mem == MAP_FAILED)
@@ -1125,6 +1148,7 @@ static void usage(void)
 		"  -Z PERCENT  share of boot fills and churn writes that zero a page (0)\n"
 		"  -z S        Zipf exponent of file popularity (0.9)\n"
 		"  -H          allow transparent huge pages\n"
+		"  -C DIR      VM v joins cgroup v2 DIR/vm<v %% 2> (two tenants)\n"
 		"  -E ENGINE   counters to report: ksm, ksmpp, none (none)\n"
 		"  -p PREFIX   output line prefix (VMSIM)\n"
 		"  -l MS       merge-time sampling period (150)\n"
@@ -1148,7 +1172,7 @@ int main(int argc, char **argv)
 	int opt;
 	size_t shared_size;
 
-	while ((opt = getopt(argc, argv, "n:m:t:w:i:g:DS:r:c:f:b:K:Z:z:HE:p:l:L:s:W:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:t:w:i:g:DS:r:c:f:b:K:Z:z:HC:E:p:l:L:s:W:")) != -1) {
 		switch (opt) {
 		case 'n': n_vms = atoi(optarg); break;
 		case 'm': mib = atol(optarg); break;
@@ -1169,6 +1193,7 @@ int main(int argc, char **argv)
 		case 'Z': zero_percent = atoi(optarg); break;
 		case 'z': zipf_s = atof(optarg); break;
 		case 'H': thp = true; break;
+		case 'C': cgroup_dir = optarg; break;
 		case 'E': engine = optarg; break;
 		case 'p': prefix = optarg; break;
 		case 'l': lat_ms = atoi(optarg); break;
