@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# merge_scope and stats_mode: the knobs (modinfo, sysfs, refusals), and
-# sharing by physical frames only inside a uid, a cgroup or a process, with
-# run-time changes and processes that change uid or cgroup
+# merge_scope and stats_mode: the knobs (modinfo, sysfs, ksmppctl,
+# refusals), and sharing by physical frames only inside a uid, a cgroup or
+# a process, with run-time changes and processes that change uid or cgroup
 # (tests/vm/bin/ksm-scope.c); the figures' readers under stats_mode.
 . /tests/lib.sh
 
@@ -21,6 +21,12 @@ check "... named in the log" logged "ksmpp: invalid merge_scope 'user': allowed 
 check "... and kept" [ "$(cat $dir/merge_scope)" = "[global] uid cgroup process" ]
 check "merge_scope=cgroup taken" sh -c "echo cgroup > $dir/merge_scope"
 check "... shown chosen" [ "$(cat /sys/module/ksmpp/parameters/merge_scope)" = "global uid [cgroup] process" ]
+check "ksmppctl set merge_scope uid" sh -c "ksmppctl set merge_scope uid >/dev/null"
+check "... in effect" [ "$(cat $dir/merge_scope)" = "global [uid] cgroup process" ]
+check "ksmppctl refuses merge_scope user" not sh -c "ksmppctl set merge_scope user 2>/dev/null"
+check "... and keeps uid" [ "$(cat $dir/merge_scope)" = "global [uid] cgroup process" ]
+check "ksmppctl set stats_mode root" sh -c "ksmppctl set stats_mode root >/dev/null"
+check "... a figure's mode 0400" [ "$(stat -c %a $dir/pages_sharing)" = 400 ]
 unload
 check "load refuses merge_scope=user" not insmod $KSMPP_KO merge_scope=user 2>/dev/null
 check "load takes merge_scope=process stats_mode=root" insmod $KSMPP_KO merge_scope=process stats_mode=root
