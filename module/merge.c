@@ -25,15 +25,15 @@
  * unstable index, where it is either merged with an identical page or added.
  * With use_zero_pages, an empty page is instead replaced by the kernel's
  * zero page, as KSM does. With merge_across_nodes=0, only pages of one NUMA
- * node are merged together.
+ * node are merged together. With smart_scan, the linear scan passes over a
+ * page that keeps failing to merge more and more often (ksmpp_smart_skip()).
  *
  * merge_scope: a page merges only with pages of its own scope (its uid, its
  * cgroup, or its process). Both indexes are keyed by content hash and
  * scope key together, so identical content in two scopes has two nodes and
  * a lookup never compares pages across scopes. A merged mapping found
  * outside its node's scope (the process changed uid or cgroup, or a child
- * forked across scopes) is unmerged at that visit. With smart_scan, the linear scan passes over a
- * page that keeps failing to merge more and more often (ksmpp_smart_skip()).
+ * forked across scopes) is unmerged at that visit.
  *
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
  * protects the page, checks that nothing else (GUP, O_DIRECT) holds it, and
@@ -371,10 +371,15 @@ static int ksmpp_merge_into(struct ksmpp_node *node, struct folio *kfolio,
 	return 0;
 }
 
-/* Undo a merge of @slot's mapping at @addr: fault in a private copy. */
-static void ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
+/*
+ * Undo a merge of @slot's mapping at @addr: fault in a private copy.
+ * Returns whether it was done (false: the mmap lock was busy, no mergeable
+ * area is there, or no copy could be made).
+ */
+static bool ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
 {
 	struct vm_area_struct *vma;
+	bool done = false;
 
 	/*
 	 * Never wait behind the process's mmap writers under ksmpp_lock: if
@@ -382,11 +387,12 @@ static void ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
 	 * KSM's pages whose other mappings went do.
 	 */
 	if (!mmap_read_trylock(slot->mm))
-		return;
+		return false;
 	vma = ksmpp_mergeable_vma(slot->mm, addr);
 	if (vma)
-		ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, NULL, false);
+		done = !ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, NULL, false);
 	mmap_read_unlock(slot->mm);
+	return done;
 }
 
 /*
@@ -450,8 +456,8 @@ fail:
  */
 static void ksmpp_break_out_of_scope(struct ksmpp_mm *slot, unsigned long addr)
 {
-	ksmpp_break_mapping(slot, addr);
-	ksmpp_stats.scope_unmerges++;
+	if (ksmpp_break_mapping(slot, addr))
+		ksmpp_stats.scope_unmerges++;
 }
 
 /*

@@ -165,8 +165,8 @@ static void ksmpp_mm_identify(struct ksmpp_mm *slot, struct task_struct *t)
 }
 
 /*
- * Start tracking @mm, of thread @t; under RCU and task_lock, so nothing here
- * sleeps. Returns the new slot, or NULL.
+ * Start tracking @mm; under RCU and task_lock, so nothing here sleeps.
+ * Returns the new slot, or NULL.
  */
 static struct ksmpp_mm *ksmpp_mm_register(struct mm_struct *mm)
 {
