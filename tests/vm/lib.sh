@@ -175,10 +175,15 @@ zram_swap_off() {
 	swapoff /dev/zram0 && echo 1 > /sys/block/zram0/reset
 }
 
+# cgroup2_mounted: the cgroup v2 hierarchy is at /sys/fs/cgroup.
+cgroup2_mounted() {
+	grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts ||
+		mount -t cgroup2 none /sys/fs/cgroup
+}
+
 # memory_cgroup DIR: DIR, a cgroup v2 directory with the memory controller.
 memory_cgroup() {
-	{ grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts ||
-		mount -t cgroup2 none /sys/fs/cgroup; } &&
+	cgroup2_mounted &&
 		echo +memory > /sys/fs/cgroup/cgroup.subtree_control && mkdir -p "$1"
 }
 

@@ -34,7 +34,7 @@ check "... a figure's mode 0400 from the start" [ "$(stat -c %a $dir/pages_share
 check "... a knob's still 644" [ "$(stat -c %a $dir/run)" = 644 ]
 unload
 
-check "cgroup v2" sh -c "grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup"
+check "cgroup v2" cgroup2_mounted
 check_merging "merge_scope=uid: sharing inside each uid only" ksm-scope uid
 check_merging "merge_scope=cgroup: sharing inside each cgroup only" ksm-scope cgroup
 rmdir /sys/fs/cgroup/ksmpp-scope-a /sys/fs/cgroup/ksmpp-scope-b 2>/dev/null
