@@ -136,7 +136,31 @@ kernel_bad_lines() { kernel_log "$1" | grep -E "$KERNEL_BAD" | grep -vF "$KERNEL
 # fails a run, which says what the kernel was reporting (a stack dump's
 # heading does not fail a run by itself).
 kernel_bad_context() {
-	kernel_log "$1" | grep -vF "$KERNEL_FINE" | grep -E -m 1 -B 15 -A 5 "$KERNEL_BAD"
+	kernel_log "$1" | grep -vF "$KERNEL_FINE" | grep -E -m 1 -B 10 -A 3 "$KERNEL_BAD"
+}
+
+# kernel_bad_stacks LOG: each stack dump from the first line of LOG that
+# fails a run (or the first RCU stall report) on, on a line of its own:
+# whose it is, where it was (RIP) and its reliable frames, innermost first.
+# A stall or lockup report dumps every CPU; these lines say in a few lines
+# what each was doing.
+kernel_bad_stacks() {
+	kernel_log "$1" | grep -vF "$KERNEL_FINE" | awk -v bad="$KERNEL_BAD" '
+		function flush() {
+			if (who != "") print "stack of " who (rip != "" ? " at " rip : "") ":" frames
+			who = ""; rip = ""; frames = ""; n = 0
+		}
+		!seen && ($0 ~ bad || /rcu: INFO: /) { seen = 1 }
+		!seen { next }
+		{ sub(/^\[ *[0-9.]+\] */, "") }
+		/^CPU: [0-9]+ PID: [0-9]+ Comm: / { flush(); who = "CPU " $2 " " $6; next }
+		/^task:/ { flush(); who = substr($1, 6); next }
+		who != "" && /^RIP: [0-9]+:/ {
+			rip = $2; sub(/^[0-9]+:/, "", rip); sub(/\+0x.*/, "", rip); next }
+		who != "" && /^ *[a-z_][a-z_0-9.]*\+0x/ && n < 12 {
+			f = $1; sub(/\+0x.*/, "", f); frames = frames " " f; n++; next }
+		who != "" && /<\/TASK>/ { flush() }
+		END { flush() }'
 }
 
 # result_lines LOG: the guest's results: the block it prints at the end
@@ -162,7 +186,8 @@ judge() {
 		result FAIL "[$line] $group: kernel log: $text"
 	done < <(kernel_bad_lines "$log" | head -n 5)
 	# Printed again at the end of the run, where it is seen.
-	kernel_bad_context "$log" | sed "s|^|[$line] $group: |" > "$log.context" || true
+	{ kernel_bad_context "$log" && kernel_bad_stacks "$log"; } |
+		sed "s|^|[$line] $group: |" > "$log.context" || true
 	[ -s "$log.context" ] || rm -f "$log.context"
 	if ! grep -q KSMPP-END "$log"; then
 		f=$((f + 1))
