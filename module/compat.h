@@ -324,4 +324,9 @@ extern struct list_head *ksmpp_kernel_migrate_nodes;
 extern struct kobject *ksmpp_kernel_mm_kobj;
 #define KSMPP_KERNEL_KSM_RUN_MERGE	1
 
+static inline bool ksmpp_kernel_ksm_runs(void)
+{
+	return READ_ONCE(*ksmpp_kernel_ksm_run) & KSMPP_KERNEL_KSM_RUN_MERGE;
+}
+
 #endif /* _KSMPP_COMPAT_H */

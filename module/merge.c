@@ -33,7 +33,9 @@
  * scope key together, so identical content in two scopes has two nodes and
  * a lookup never compares pages across scopes. A merged mapping found
  * outside its node's scope (the process changed uid or cgroup, or a child
- * forked across scopes) is unmerged at that visit.
+ * forked across scopes) is unmerged at that visit, and so is a page kernel
+ * KSM merged before it handed over, which has no scope, unless the scope
+ * is global.
  *
  * The merge itself is the kernel's own try_to_merge_one_page(): it write-
  * protects the page, checks that nothing else (GUP, O_DIRECT) holds it, and
@@ -372,11 +374,13 @@ static int ksmpp_merge_into(struct ksmpp_node *node, struct folio *kfolio,
 }
 
 /*
- * Undo a merge of @slot's mapping at @addr: fault in a private copy.
+ * Undo a merge of @slot's mapping at @addr: fault in a private copy (with
+ * @keep, only of a page outside @keep's scope, as ksmpp_unmerge_range()).
  * Returns whether it was done (false: the mmap lock was busy, no mergeable
  * area is there, or no copy could be made).
  */
-static bool ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
+static bool ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr,
+				const struct ksmpp_mm *keep)
 {
 	struct vm_area_struct *vma;
 	bool done = false;
@@ -390,7 +394,7 @@ static bool ksmpp_break_mapping(struct ksmpp_mm *slot, unsigned long addr)
 		return false;
 	vma = ksmpp_mergeable_vma(slot->mm, addr);
 	if (vma)
-		done = !ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, NULL, false);
+		done = !ksmpp_unmerge_range(vma, addr, addr + PAGE_SIZE, keep, false);
 	mmap_read_unlock(slot->mm);
 	return done;
 }
@@ -438,7 +442,7 @@ static int ksmpp_merge_pair(struct ksmpp_mm *a_slot, unsigned long a_addr,
 	err = ksmpp_merge_into(node, folio, b_slot, b_addr, b);
 	if (err) {
 		/* A KSM page with one mapping saves nothing: undo it. */
-		ksmpp_break_mapping(a_slot, a_addr);
+		ksmpp_break_mapping(a_slot, a_addr, NULL);
 		ksmpp_node_put_unmapped(node);
 	}
 	return err;
@@ -451,19 +455,21 @@ fail:
 }
 
 /*
- * A merged mapping outside its node's scope: unmerge it (or try again at
+ * A merged mapping outside its page's scope: unmerge it (or try again at
  * the next visit, if the process's mmap lock is busy).
  */
 static void ksmpp_break_out_of_scope(struct ksmpp_mm *slot, unsigned long addr)
 {
-	if (ksmpp_break_mapping(slot, addr))
+	if (ksmpp_break_mapping(slot, addr, slot))
 		ksmpp_stats.scope_unmerges++;
 }
 
 /*
  * A KSM page mapped where ksmpp has no item for it: a child forked after
  * the merge, or a page swapped back in. If the page is ksmpp's, record the
- * mapping; or unmerge it, if it is outside the page's scope.
+ * mapping; or unmerge it, if it is outside the page's scope. A page kernel
+ * KSM merged before it handed over has no scope: while merge_scope confines
+ * merging, it is unmerged (ksmpp_unmerge_range()).
  */
 static void ksmpp_adopt(struct ksmpp_mm *slot, unsigned long addr,
 			struct page *page)
@@ -473,8 +479,11 @@ static void ksmpp_adopt(struct ksmpp_mm *slot, unsigned long addr,
 	struct ksmpp_item *item;
 	struct folio *kfolio;
 
-	if (!node)
+	if (!node) {
+		if (READ_ONCE(ksmpp_merge_scope) != KSMPP_SCOPE_GLOBAL)
+			ksmpp_break_out_of_scope(slot, addr);
 		return;
+	}
 	if (node->scope != slot->scope) {
 		ksmpp_break_out_of_scope(slot, addr);
 		return;

@@ -123,11 +123,6 @@ const char *ksmpp_state_name(void)
 	return names[READ_ONCE(ksmpp_state)];
 }
 
-static bool ksmpp_kernel_ksm_runs(void)
-{
-	return READ_ONCE(*ksmpp_kernel_ksm_run) & KSMPP_KERNEL_KSM_RUN_MERGE;
-}
-
 static struct ksmpp_mm *ksmpp_mm_lookup(struct mm_struct *mm)
 {
 	struct ksmpp_mm *slot;

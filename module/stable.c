@@ -345,13 +345,19 @@ unsigned long ksmpp_skip_unmapped(struct mm_struct *mm, unsigned long addr,
 }
 
 /*
- * Whether @addr maps a page merged by ksmpp, or a KSM zero page, to be
- * unmerged: with @keep, only a page of ksmpp's outside @keep's scope.
+ * Whether @addr maps a page to be unmerged: without @keep, a page merged by
+ * ksmpp or a KSM zero page; with @keep, a page of ksmpp's outside @keep's
+ * scope, or, while merge_scope confines merging, a page that kernel KSM
+ * merged before it handed over to ksmpp (ksmppctl enable keeps them). That
+ * page has no scope: it may be shared across any, so it is unmerged in
+ * every process, as a write would, and ksmpp merges its content again
+ * inside each scope. Not while KSM runs: its pages are its own business.
  */
 static bool ksmpp_mapped_merged(struct vm_area_struct *vma, unsigned long addr,
 				const struct ksmpp_mm *keep)
 {
-	struct ksmpp_node *node = ksmpp_own_node(ksmpp_mapped_stable_node(vma, addr));
+	struct ksm_stable_node *stable = ksmpp_mapped_stable_node(vma, addr);
+	struct ksmpp_node *node = ksmpp_own_node(stable);
 
 	if (node) {
 		if (keep && node->scope == keep->scope)
@@ -359,7 +365,10 @@ static bool ksmpp_mapped_merged(struct vm_area_struct *vma, unsigned long addr,
 		trace_ksmpp_unmerge(vma->vm_mm, addr, READ_ONCE(node->stable.kpfn));
 		return true;
 	}
-	return !keep && ksmpp_mapped_ksm_zero_page(vma, addr);
+	if (keep)
+		return stable && READ_ONCE(ksmpp_merge_scope) != KSMPP_SCOPE_GLOBAL &&
+		       !ksmpp_kernel_ksm_runs();
+	return ksmpp_mapped_ksm_zero_page(vma, addr);
 }
 
 /*
@@ -392,7 +401,8 @@ static int ksmpp_unmerge_page(struct vm_area_struct *vma, unsigned long addr,
  * @vma: a mergeable VMA, its mmap lock held for read
  * @start: first address
  * @end: end of the range
- * @keep: NULL, or the process whose scope's pages stay merged (merge_scope)
+ * @keep: NULL, or the process whose scope's pages stay merged (merge_scope;
+ *	kernel KSM's pages are out of every scope but global's)
  * @interruptible: give up (-EINTR) when a signal is pending
  *
  * As mm/ksm.c's break_ksm() of 6.12, on every kernel line: an unsharing

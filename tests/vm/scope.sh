@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # merge_scope and stats_mode: the knobs (modinfo, sysfs, ksmppctl,
 # refusals), and sharing by physical frames only inside a uid, a cgroup or
-# a process, with run-time changes and processes that change uid or cgroup
-# (tests/vm/bin/ksm-scope.c); the figures' readers under stats_mode.
+# a process, with run-time changes, processes that change uid or cgroup and
+# pages kernel KSM merged before a hand-over (tests/vm/bin/ksm-scope.c);
+# the figures' readers under stats_mode.
 . /tests/lib.sh
 
 dir=/sys/kernel/mm/ksmpp
@@ -37,6 +38,9 @@ unload
 check "cgroup v2" cgroup2_mounted
 check_merging "merge_scope=uid: sharing inside each uid only" ksm-scope uid
 check_merging "merge_scope=cgroup: sharing inside each cgroup only" ksm-scope cgroup
+ksm_knobs="pages_to_scan=$(cat $KSM_SYSFS/pages_to_scan) sleep_millisecs=$(cat $KSM_SYSFS/sleep_millisecs)"
+check_merging "merge_scope=uid: kernel KSM's pages merged across uids unmerged" ksm-scope handover
+for knob in $ksm_knobs; do echo "${knob#*=}" > $KSM_SYSFS/"${knob%%=*}"; done
 rmdir /sys/fs/cgroup/ksmpp-scope-a /sys/fs/cgroup/ksmpp-scope-b 2>/dev/null
 check_merging "merge_scope=process: a process's own duplicates only" ksm-scope process
 check "stats_mode: figures for every uid, or root only" ksm-scope stats

@@ -6,7 +6,8 @@
  * merge_scope to a narrower scope unmerges the sharing it forbids before
  * the write returns, and a wider one keeps what is merged; a process that
  * changes uid or cgroup is unmerged from its old scope and merged into its
- * new one; with process, only a process's own duplicates share. Contents
+ * new one; pages kernel KSM merged before it handed over, which have no
+ * scope, are unmerged; with process, only a process's own duplicates share. Contents
  * are checked after every step. And stats_mode: the figures are readable
  * by any uid, or with root only by root, the knobs by any uid either way.
  * Each scenario loads ksmpp with the scope it starts from, prints one "ok"
@@ -182,6 +183,90 @@ static void scenario_cgroup(struct pool *pool)
 	two_scopes(pool, "cgroup", put_in_cgroup);
 }
 
+static void kernel_ksm_set(const char *knob, const char *value)
+{
+	char path[96];
+	int err;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", knob);
+	err = write_file(path, value);
+	if (err)
+		die("kernel KSM %s=%s: %s", knob, value, strerror(-err));
+}
+
+/*
+ * Kernel KSM merges WORKERS' shared pages and stops with them merged, as
+ * ksmppctl enable leaves them for ksmpp.
+ */
+static void merged_by_kernel_ksm(struct pool *pool, unsigned int workers)
+{
+	kernel_ksm_set("pages_to_scan", "1000");
+	kernel_ksm_set("sleep_millisecs", "10");
+	kernel_ksm_set("run", "1");
+	pool_expect_merged(pool, workers, 0, SHARED, MERGE_TIMEOUT, "merged by kernel KSM");
+	kernel_ksm_set("run", "0");
+}
+
+struct two_pairs {
+	struct pool *pool;
+	unsigned int a, b;
+};
+
+/* Each pair on frames of its own, none shared across the pairs. */
+static bool pairs_apart(void *arg)
+{
+	const struct two_pairs *p = arg;
+	unsigned int w, v;
+
+	if (pool_count_merged(p->pool, p->a, 0, SHARED) != SHARED ||
+	    pool_count_merged(p->pool, p->b, 0, SHARED) != SHARED)
+		return false;
+	for (w = 0; w < 2; w++)
+		for (v = 2; v < 4; v++)
+			if (!apart(p->pool, w, v))
+				return false;
+	return true;
+}
+
+/*
+ * handover: pages that kernel KSM merged before handing over have no
+ * scope. KSM merges four workers of two uids, across the uids, and stops.
+ * ksmpp under global keeps them merged; a write of uid unmerges them
+ * before it returns, and each pair merges again inside its uid. Then the
+ * same with ksmpp loaded with merge_scope=uid: its scanner unmerges KSM's
+ * pages where it meets them, and the pairs merge inside their uids.
+ */
+static void scenario_handover(struct pool *pool)
+{
+	const unsigned int a = WORKER(0) | WORKER(1), b = WORKER(2) | WORKER(3);
+	unsigned int workers = pool_setup(pool, 4, SHARED, UNIQUE, 0), w;
+	struct two_pairs pairs = { pool, a, b };
+
+	for (w = 0; w < 4; w++)
+		put_in_uid(pool, w, w >= 2);
+	merged_by_kernel_ksm(pool, workers);
+	start("global");
+	sleep_ms(1000);
+	expect(pool_count_merged(pool, workers, 0, SHARED) == SHARED,
+	       "merge_scope=global: kernel KSM's merged pages kept");
+	set_scope("uid");
+	expect_apart(pool, a, b, "right after the write of uid");
+	pool_expect_intact(pool, workers, "kernel KSM's pages unmerged");
+	expect(wait_until(pairs_apart, &pairs, MERGE_TIMEOUT),
+	       "after the write of uid: each pair merged inside its uid, nothing across");
+	pool_expect_intact(pool, workers, "merged inside each uid");
+
+	if (engine("stop"))
+		die("cannot unload ksmpp");
+	merged_by_kernel_ksm(pool, workers);
+	start("uid");
+	expect(wait_until(pairs_apart, &pairs, MERGE_TIMEOUT),
+	       "loaded with merge_scope=uid: each pair merged inside its uid, nothing across");
+	expect(engine_counter("unmerges_scope") > 0,
+	       "loaded with merge_scope=uid: unmerges_scope 0");
+	pool_expect_intact(pool, workers, "loaded with merge_scope=uid");
+}
+
 /* Whether pages [FIRST, FIRST + COUNT) of worker W all map one KSM frame. */
 static bool one_frame(const struct pool *pool, unsigned int w, size_t first, size_t count)
 {
@@ -309,6 +394,8 @@ static void scenario_stats(struct pool *pool)
 static const struct pool_scenario scenarios[] = {
 	{ "uid", scenario_uid, "merge_scope=uid: two uids share only inside each" },
 	{ "cgroup", scenario_cgroup, "merge_scope=cgroup: two cgroups share only inside each" },
+	{ "handover", scenario_handover,
+	  "merge_scope=uid: pages kernel KSM merged across uids before it handed over unmerged" },
 	{ "process", scenario_process, "merge_scope=process: only a process's own duplicates share" },
 	{ "stats", scenario_stats, "stats_mode: figures for every uid, or for root only" },
 };
