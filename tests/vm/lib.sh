@@ -329,9 +329,12 @@ nested_saved() {
 	for disk; do images="$images -r /qemu/golden-$disk.img"; done
 	# shellcheck disable=SC2086
 	guest-ram $images $(nested_pids) | awk '{
-		for (i = 12; i <= NF; i += 2) image += $i
+		for (i = 14; i <= NF; i += 2) image += $i
 		print image, $8, $6 - $8 - image, $10 }'
 }
+
+# nested_across: the frames that two or more running guests' RAM maps.
+nested_across() { guest-ram $(nested_pids) | sed 's/.* across \([0-9]*\).*/\1/'; }
 
 # nested_pids: the running guests' QEMU processes.
 nested_pids() { cat $NESTED/*.pid 2>/dev/null; }

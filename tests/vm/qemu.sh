@@ -18,6 +18,9 @@
 #   within WINDOW seconds of the guests' reads ending; with hints off (image c,
 #   same window, same rate: a linear pass takes over a minute) under half
 #   the share;
+# - merge_scope=cgroup, each QEMU in a cgroup of its own: no frame shared
+#   across the guests, each one's own duplicates merged; global again: the
+#   guests share again;
 # - ksmppctl disable hands merging back to KSM, with ksmpp's knobs.
 # After each step the guests check every file they read against the sums
 # made on the host (through their page cache, that is the merged pages).
@@ -120,6 +123,42 @@ check "hints off: under half the share in the same time ($off for $max_c, $on fo
 check "the merges of image b came through hints" [ "$(proc_field merges_hint)" -gt 0 ]
 sums_ok "ksmpp's merging"
 
+# Merge scopes (docs/tuning.md): each QEMU in a cgroup of its own, as
+# libvirt and systemd run VMs. merge_scope=cgroup unmerges every frame the
+# two guests share before the write returns, and later passes merge each
+# guest's own duplicates but nothing across; back to global, the guests
+# share again.
+in_cgroups() {
+	local g
+	cgroup2_mounted || return 1
+	for g in $GUESTS; do
+		mkdir -p /sys/fs/cgroup/ksmpp-$g &&
+			cat $NESTED/$g.pid > /sys/fs/cgroup/ksmpp-$g/cgroup.procs || return 1
+	done
+}
+# scans_reach N: N linear passes have ended since load.
+scans_reach() { [ "$(proc_field full_scans)" -ge "$1" ]; }
+none_across() { [ "$(nested_across)" -eq 0 ]; }
+at_least_across() { [ "$(nested_across)" -ge "$1" ]; }
+saved_all() { nested_saved a b c | awk '{ print $1 + $2 + $3 }'; }
+across=$(nested_across)
+check "the guests' RAM shares frames across ($across)" [ "$across" -gt 0 ]
+check "each QEMU in a cgroup of its own" in_cgroups
+echo 1000 > $KSMPP_PARAMS/pages_to_scan && echo 20 > $KSMPP_PARAMS/sleep_millisecs
+check "merge_scope cgroup taken" sh -c "echo cgroup > $KSMPP_PARAMS/merge_scope"
+check "merge_scope=cgroup: the guests share no frame once the write returns" none_across
+check "two more passes end" within 120 scans_reach $(($(proc_field full_scans) + 2))
+saved=$(saved_all)
+check "merge_scope=cgroup: after two passes, each guest's own duplicates merged ($saved pages saved), no frame shared across" \
+	[ "$saved" -gt 0 -a "$(nested_across)" -eq 0 ]
+sums_ok "merge_scope cgroup"
+check "merge_scope global taken" sh -c "echo global > $KSMPP_PARAMS/merge_scope"
+check "merge_scope=global: within 120 s, the guests share half as many frames as before or more ($across before)" \
+	within 120 at_least_across $((across / 2))
+echo "merge_scope: $across frames shared across before, $(nested_across) after cgroup and back to global"
+sums_ok "merge_scope global"
+echo 200 > $KSMPP_PARAMS/pages_to_scan
+
 echo 75 > $KSMPP_PARAMS/hint_scan_percent && echo 400 > $KSMPP_PARAMS/sleep_millisecs
 check "ksmppctl disable hands back to kernel KSM" ksmppctl disable
 handed_back() { [ "$(ksm run)" = 1 -a "$(ksm sleep_millisecs)" = 400 ] && not loaded; }
@@ -127,5 +166,6 @@ check "ksmpp is unloaded, kernel KSM runs with ksmpp's knobs (sleep_millisecs 40
 sums_ok "ksmppctl disable"
 
 nested_stop
+for g in $GUESTS; do rmdir /sys/fs/cgroup/ksmpp-$g; done
 echo 2 > $KSM_SYSFS/run && echo 0 > $KSM_SYSFS/run
 echo 100 > $KSM_SYSFS/pages_to_scan && echo 20 > $KSM_SYSFS/sleep_millisecs

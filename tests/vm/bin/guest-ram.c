@@ -3,7 +3,7 @@
  * guest-ram [-r IMAGE]... PID...: what merging saves in the guest RAM of
  * the QEMU processes PID..., measured by physical frames, as one line:
  *
- *	present P distinct D saved S zero Z huge H [IMAGE N]...
+ *	present P distinct D saved S zero Z huge H across A [IMAGE N]...
  *
  * Guest RAM is every mapping of at least 16 MiB that is mergeable
  * (VmFlags "mg" in /proc/PID/smaps: QEMU's mem-merge=on). P counts its
@@ -15,9 +15,10 @@
  * times saves N - 1 pages. H counts the present pages that are part of a
  * huge page (KPF_THP): merged pages are not, and khugepaged, which may
  * collapse a range holding merged pages into a new huge page, undoes their
- * merge. N for each IMAGE is the part of S whose content is a block
- * (4 KiB) of that disk image, not all zeroes: the sharing that came from
- * reading it.
+ * merge. A counts the frames that two or more of the processes map: none
+ * when merging keeps each process to itself (merge_scope). N for each
+ * IMAGE is the part of S whose content is a block (4 KiB) of that disk
+ * image, not all zeroes: the sharing that came from reading it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,8 @@ static void read_page(pid_t pid, uintptr_t addr, unsigned char *page)
 
 int main(int argc, char **argv)
 {
-	size_t i, run, present = 0, distinct = 0, saved = 0, saved_zero = 0, huge = 0;
+	size_t i, k, run, present = 0, distinct = 0, saved = 0, saved_zero = 0, huge = 0;
+	size_t across = 0;
 	static unsigned char page[PAGE_SIZE];
 	uint64_t hash, flags;
 	int a, opt, m;
@@ -208,6 +210,9 @@ int main(int argc, char **argv)
 		if (run == 1)
 			continue;
 		saved += run - 1;
+		for (k = 1; k < run && frames[i + k].pid == frames[i].pid; k++)
+			;
+		across += k < run;
 		read_page(frames[i].pid, frames[i].addr, page);
 		if (all_zero(page)) {
 			saved_zero += run - 1;
@@ -219,8 +224,8 @@ int main(int argc, char **argv)
 				    by_value))
 				images[m].saved += run - 1;
 	}
-	printf("present %zu distinct %zu saved %zu zero %zu huge %zu", present, distinct, saved,
-	       saved_zero, huge);
+	printf("present %zu distinct %zu saved %zu zero %zu huge %zu across %zu", present,
+	       distinct, saved, saved_zero, huge, across);
 	for (m = 0; m < nimages; m++)
 		printf(" %s %zu", images[m].name, images[m].saved);
 	printf("\n");
