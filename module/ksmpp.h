@@ -12,6 +12,7 @@
 
 #include "compat.h"
 #include "hint_ring.h"
+#include "index.h"
 
 struct seq_file;
 
@@ -182,6 +183,7 @@ struct ksmpp_stats {
 	unsigned long scope_unmerges;	/* mappings unmerged out of their scope */
 	unsigned long stale_reclaimed;	/* nodes and items of gone pages freed */
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
+	unsigned long index_buckets;	/* of the indexes and the node table */
 	unsigned long mms;		/* processes registered */
 	unsigned long hints_invalid;	/* hints whose process was gone */
 	unsigned long hints_coalesced;	/* hints repeating the previous one */
@@ -231,10 +233,13 @@ void ksmpp_forget_mm(struct ksmpp_mm *slot);
 void ksmpp_stable_index_add(struct ksmpp_node *node);
 void ksmpp_stable_index_del(struct ksmpp_node *node);
 void ksmpp_unstable_reset(bool pass_end);
+void ksmpp_fit_indexes(void);
+void ksmpp_count_index_bytes(long bytes);
 
 /* Stable nodes, rmap items and unmerging (stable.c); under ksmpp_lock. */
-int ksmpp_stable_init(unsigned long buckets);
+int ksmpp_stable_init(void);
 void ksmpp_stable_exit(void);
+void ksmpp_stable_fit(void);
 struct ksmpp_node *ksmpp_own_node(const struct ksm_stable_node *stable);
 struct ksmpp_node *ksmpp_node_alloc(void);
 void ksmpp_node_free(struct ksmpp_node *node);

@@ -74,17 +74,39 @@ struct ksmpp_unstable {
 };
 
 static struct kmem_cache *ksmpp_unstable_cache;
-static struct hlist_head *ksmpp_stable_index;
-static struct hlist_head *ksmpp_unstable_index;
-static unsigned long ksmpp_index_mask;
+/* Merged pages' nodes, and unstable entries, by content and scope. */
+static struct ksmpp_index ksmpp_stable_index;
+static struct ksmpp_index ksmpp_unstable_index;
 /* Pages found changed in the pass under way. */
 static unsigned long ksmpp_pass_volatile;
 
+/* The index key of content @hash in scope @scope. */
+static u64 ksmpp_content_key(u64 hash, u64 scope)
+{
+	return hash ^ scope * GOLDEN_RATIO_64;
+}
+
 /* The bucket of content @hash in scope @scope. */
-static struct hlist_head *ksmpp_bucket(struct hlist_head *index, u64 hash,
+static struct hlist_head *ksmpp_bucket(struct ksmpp_index *index, u64 hash,
 				       u64 scope)
 {
-	return &index[(hash ^ scope * GOLDEN_RATIO_64) & ksmpp_index_mask];
+	return ksmpp_index_bucket(index, ksmpp_content_key(hash, scope));
+}
+
+static u64 ksmpp_stable_key(const struct hlist_node *entry)
+{
+	const struct ksmpp_node *node = hlist_entry(entry, struct ksmpp_node, index);
+
+	return ksmpp_content_key(node->hash, node->scope);
+}
+
+/* An entry's owner may have changed scope since it was added: either will do. */
+static u64 ksmpp_unstable_key(const struct hlist_node *entry)
+{
+	const struct ksmpp_unstable *unstable =
+		hlist_entry(entry, struct ksmpp_unstable, index);
+
+	return ksmpp_content_key(unstable->hash, unstable->owner->scope);
 }
 
 /* How many nodes of the stable index have @node's content and scope. */
@@ -93,7 +115,7 @@ static unsigned int ksmpp_nodes_like(const struct ksmpp_node *node)
 	struct ksmpp_node *other;
 	unsigned int n = 0;
 
-	hlist_for_each_entry(other, ksmpp_bucket(ksmpp_stable_index, node->hash,
+	hlist_for_each_entry(other, ksmpp_bucket(&ksmpp_stable_index, node->hash,
 						 node->scope), index)
 		n += other->hash == node->hash && other->scope == node->scope;
 	return n;
@@ -120,8 +142,8 @@ static void ksmpp_count_dups(const struct ksmpp_node *node, int change)
 
 void ksmpp_stable_index_add(struct ksmpp_node *node)
 {
-	hlist_add_head(&node->index, ksmpp_bucket(ksmpp_stable_index, node->hash,
-						  node->scope));
+	ksmpp_index_add(&ksmpp_stable_index, &node->index,
+			ksmpp_content_key(node->hash, node->scope));
 	ksmpp_count_dups(node, 1);
 }
 
@@ -131,7 +153,7 @@ void ksmpp_stable_index_del(struct ksmpp_node *node)
 	if (hlist_unhashed(&node->index))
 		return;
 	ksmpp_count_dups(node, -1);
-	hlist_del_init(&node->index);
+	ksmpp_index_del(&ksmpp_stable_index, &node->index);
 }
 
 static u64 ksmpp_page_hash(struct page *page)
@@ -524,7 +546,7 @@ static bool ksmpp_merge_with_stable(struct ksmpp_mm *slot, unsigned long addr,
 	struct folio *kfolio;
 	bool identical;
 
-	hlist_for_each_entry_safe(node, tmp, ksmpp_bucket(ksmpp_stable_index, hash,
+	hlist_for_each_entry_safe(node, tmp, ksmpp_bucket(&ksmpp_stable_index, hash,
 							  slot->scope), index) {
 		/* KSM merges into no node without mappings, nor a full one. */
 		if (node->hash != hash || node->scope != slot->scope ||
@@ -586,7 +608,7 @@ static void ksmpp_unstable_del(struct ksmpp_unstable *entry)
 {
 	struct mm_struct *mm = entry->owner->mm;
 
-	hlist_del(&entry->index);
+	ksmpp_index_del(&ksmpp_unstable_index, &entry->index);
 	hlist_del(&entry->owner_link);
 	kmem_cache_free(ksmpp_unstable_cache, entry);
 	WRITE_ONCE(mm->ksm_rmap_items, mm->ksm_rmap_items - 1);
@@ -608,8 +630,8 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
 	entry->address = addr;
 	entry->hash = hash;
 	entry->keep_at_pass_end = hinted;
-	hlist_add_head(&entry->index, ksmpp_bucket(ksmpp_unstable_index, hash,
-						   slot->scope));
+	ksmpp_index_add(&ksmpp_unstable_index, &entry->index,
+			ksmpp_content_key(hash, slot->scope));
 	hlist_add_head(&entry->owner_link, &slot->unstable);
 	ksmpp_stats.pages_unshared++;
 }
@@ -626,7 +648,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 	struct page *other;
 	int err;
 
-	hlist_for_each_entry_safe(entry, tmp, ksmpp_bucket(ksmpp_unstable_index, hash,
+	hlist_for_each_entry_safe(entry, tmp, ksmpp_bucket(&ksmpp_unstable_index, hash,
 							   slot->scope), index) {
 		/* Its owner's scope may have changed since it was added. */
 		if (entry->hash != hash || entry->owner->scope != slot->scope)
@@ -763,8 +785,8 @@ void ksmpp_unstable_reset(bool pass_end)
 	struct hlist_node *tmp;
 	unsigned long i;
 
-	for (i = 0; i <= ksmpp_index_mask; i++)
-		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index[i], index) {
+	for (i = 0; i < ksmpp_index_size(&ksmpp_unstable_index); i++)
+		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index.buckets[i], index) {
 			if (pass_end && entry->keep_at_pass_end)
 				entry->keep_at_pass_end = false;
 			else
@@ -774,26 +796,36 @@ void ksmpp_unstable_reset(bool pass_end)
 	ksmpp_pass_volatile = 0;
 }
 
+/* Count @bytes more (or fewer) of index buckets, in metadata_bytes too. */
+void ksmpp_count_index_bytes(long bytes)
+{
+	ksmpp_stats.metadata_bytes += bytes;
+	ksmpp_stats.index_buckets += bytes / (long)sizeof(struct hlist_head);
+}
+
+/* Resize the indexes (and the node table) to what they hold (index.c). */
+void ksmpp_fit_indexes(void)
+{
+	ksmpp_count_index_bytes(ksmpp_index_fit(&ksmpp_stable_index) +
+				ksmpp_index_fit(&ksmpp_unstable_index));
+	ksmpp_stable_fit();
+}
+
 int ksmpp_merge_init(void)
 {
-	unsigned long buckets;
-	int err;
+	int err = ksmpp_stable_init();
 
-	/* About one bucket per 32 pages of RAM, for each index. */
-	buckets = clamp_t(unsigned long, roundup_pow_of_two(totalram_pages() / 32),
-			  1024, 1UL << 20);
-	err = ksmpp_stable_init(buckets);
 	if (err)
 		return err;
-	ksmpp_index_mask = buckets - 1;
-	ksmpp_stable_index = kvcalloc(buckets, sizeof(struct hlist_head), GFP_KERNEL);
-	ksmpp_unstable_index = kvcalloc(buckets, sizeof(struct hlist_head), GFP_KERNEL);
+	err = ksmpp_index_init(&ksmpp_stable_index, ksmpp_stable_key) ?:
+	      ksmpp_index_init(&ksmpp_unstable_index, ksmpp_unstable_key);
 	ksmpp_unstable_cache = KMEM_CACHE(ksmpp_unstable, 0);
-	if (!ksmpp_stable_index || !ksmpp_unstable_index || !ksmpp_unstable_cache) {
+	if (err || !ksmpp_unstable_cache) {
 		ksmpp_merge_exit();
 		return -ENOMEM;
 	}
-	ksmpp_stats.metadata_bytes += 2 * buckets * sizeof(struct hlist_head);
+	ksmpp_count_index_bytes(ksmpp_index_bytes(&ksmpp_stable_index) +
+				ksmpp_index_bytes(&ksmpp_unstable_index));
 	ksmpp_zero_hash = ksmpp_page_hash(ZERO_PAGE(0));
 	return 0;
 }
@@ -802,7 +834,7 @@ int ksmpp_merge_init(void)
 void ksmpp_merge_exit(void)
 {
 	kmem_cache_destroy(ksmpp_unstable_cache);
-	kvfree(ksmpp_unstable_index);
-	kvfree(ksmpp_stable_index);
+	ksmpp_index_destroy(&ksmpp_unstable_index);
+	ksmpp_index_destroy(&ksmpp_stable_index);
 	ksmpp_stable_exit();
 }

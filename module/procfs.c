@@ -59,6 +59,7 @@ static const struct {
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),
 	KSMPP_STAT("metadata_bytes", metadata_bytes),
+	KSMPP_STAT("index_buckets", index_buckets),
 #undef KSMPP_STAT
 };
 

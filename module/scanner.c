@@ -613,6 +613,7 @@ static void ksmpp_scan_batch(void)
 	u64 dropped = ring ? ksmpp_hint_ring_dropped(ring) : 0, dropped_now;
 	unsigned int hinted, linear;
 
+	ksmpp_fit_indexes();
 	ksmpp_advisor_batch_start();
 	hinted = ksmpp_scan_hints(share + ksmpp_pace.advisor.hint_pages);
 	linear = ksmpp_scan_linear(budget - min(hinted, share));

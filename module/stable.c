@@ -44,12 +44,11 @@
 static struct kmem_cache *ksmpp_node_cache;
 static struct kmem_cache *ksmpp_item_cache;
 /* Every node ksmpp allocated, by address. */
-static struct hlist_head *ksmpp_node_table;
-static unsigned int ksmpp_node_table_bits;
+static struct ksmpp_index ksmpp_node_table;
 
-static struct hlist_head *ksmpp_node_bucket(const struct ksm_stable_node *stable)
+static u64 ksmpp_node_table_key(const struct hlist_node *entry)
 {
-	return &ksmpp_node_table[hash_ptr(stable, ksmpp_node_table_bits)];
+	return (unsigned long)&hlist_entry(entry, struct ksmpp_node, table)->stable;
 }
 
 /* ksmpp's node behind the kernel stable node @stable, NULL if not ours. */
@@ -59,7 +58,8 @@ struct ksmpp_node *ksmpp_own_node(const struct ksm_stable_node *stable)
 
 	if (!stable)
 		return NULL;
-	hlist_for_each_entry(node, ksmpp_node_bucket(stable), table)
+	hlist_for_each_entry(node, ksmpp_index_bucket(&ksmpp_node_table, (unsigned long)stable),
+			     table)
 		if (&node->stable == stable)
 			return node;
 	return NULL;
@@ -72,7 +72,7 @@ struct ksmpp_node *ksmpp_node_alloc(void)
 	if (!node)
 		return NULL;
 	INIT_HLIST_NODE(&node->index);
-	hlist_add_head(&node->table, ksmpp_node_bucket(&node->stable));
+	ksmpp_index_add(&ksmpp_node_table, &node->table, (unsigned long)&node->stable);
 	ksmpp_stats.metadata_bytes += sizeof(*node);
 	return node;
 }
@@ -80,7 +80,7 @@ struct ksmpp_node *ksmpp_node_alloc(void)
 /* Free a node that no page points to and no item is linked to. */
 void ksmpp_node_free(struct ksmpp_node *node)
 {
-	hlist_del(&node->table);
+	ksmpp_index_del(&ksmpp_node_table, &node->table);
 	ksmpp_stable_index_del(node);
 	kmem_cache_free(ksmpp_node_cache, node);
 	ksmpp_stats.metadata_bytes -= sizeof(*node);
@@ -257,8 +257,8 @@ void ksmpp_reclaim_stale(void)
 	struct folio *folio;
 	unsigned int i;
 
-	for (i = 0; i < 1U << ksmpp_node_table_bits; i++) {
-		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table[i], table) {
+	for (i = 0; i < ksmpp_index_size(&ksmpp_node_table); i++) {
+		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table.buckets[i], table) {
 			folio = ksmpp_node_get_folio(node, false);
 			if (folio)
 				folio_put(folio);
@@ -282,8 +282,8 @@ void ksmpp_rescope_nodes(void)
 	struct ksmpp_node *node;
 	unsigned int i;
 
-	for (i = 0; i < 1U << ksmpp_node_table_bits; i++) {
-		hlist_for_each_entry(node, &ksmpp_node_table[i], table) {
+	for (i = 0; i < ksmpp_index_size(&ksmpp_node_table); i++) {
+		hlist_for_each_entry(node, &ksmpp_node_table.buckets[i], table) {
 			rmap = hlist_entry_safe(node->stable.hlist.first,
 						struct ksm_rmap_item, hlist);
 			if (!rmap || hlist_unhashed(&node->index))
@@ -482,8 +482,8 @@ unsigned long ksmpp_release_nodes(void)
 	unsigned long busy = 0;
 	unsigned int i;
 
-	for (i = 0; i < 1U << ksmpp_node_table_bits; i++) {
-		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table[i], table) {
+	for (i = 0; i < ksmpp_index_size(&ksmpp_node_table); i++) {
+		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table.buckets[i], table) {
 			folio = ksmpp_node_release(node);
 			if (folio) {
 				busy++;
@@ -569,8 +569,8 @@ unsigned long ksmpp_hand_over_nodes(void)
 	unsigned int i;
 	int len;
 
-	for (i = 0; i < 1U << ksmpp_node_table_bits; i++) {
-		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table[i], table) {
+	for (i = 0; i < ksmpp_index_size(&ksmpp_node_table); i++) {
+		hlist_for_each_entry_safe(node, tmp, &ksmpp_node_table.buckets[i], table) {
 			folio = ksmpp_node_release(node);
 			if (!folio)
 				continue;
@@ -591,17 +591,23 @@ unsigned long ksmpp_hand_over_nodes(void)
 	return left;
 }
 
-int ksmpp_stable_init(unsigned long buckets)
+/* Resize the node table to the nodes there are (index.c). */
+void ksmpp_stable_fit(void)
 {
-	ksmpp_node_table_bits = ilog2(buckets);
-	ksmpp_node_table = kvcalloc(buckets, sizeof(struct hlist_head), GFP_KERNEL);
+	ksmpp_count_index_bytes(ksmpp_index_fit(&ksmpp_node_table));
+}
+
+int ksmpp_stable_init(void)
+{
+	int err = ksmpp_index_init(&ksmpp_node_table, ksmpp_node_table_key);
+
 	ksmpp_node_cache = KMEM_CACHE(ksmpp_node, 0);
 	ksmpp_item_cache = KMEM_CACHE(ksmpp_item, 0);
-	if (!ksmpp_node_table || !ksmpp_node_cache || !ksmpp_item_cache) {
+	if (err || !ksmpp_node_cache || !ksmpp_item_cache) {
 		ksmpp_stable_exit();
 		return -ENOMEM;
 	}
-	ksmpp_stats.metadata_bytes += buckets * sizeof(struct hlist_head);
+	ksmpp_count_index_bytes(ksmpp_index_bytes(&ksmpp_node_table));
 	return 0;
 }
 
@@ -610,5 +616,5 @@ void ksmpp_stable_exit(void)
 {
 	kmem_cache_destroy(ksmpp_item_cache);
 	kmem_cache_destroy(ksmpp_node_cache);
-	kvfree(ksmpp_node_table);
+	ksmpp_index_destroy(&ksmpp_node_table);
 }

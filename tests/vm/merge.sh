@@ -4,7 +4,8 @@
 # ksm_stat's ksm_rmap_items), and
 # merged memory stays private through copy-on-write, fork, exit, munmap,
 # mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages; a process
-# whose main thread exited is merged too (tests/vm/bin/ksm-leader-exit.c).
+# whose main thread exited is merged too (tests/vm/bin/ksm-leader-exit.c);
+# ksmpp's indexes grow with what they hold and shrink back.
 # Each scenario is one program run (tests/vm/bin/ksm-merge.c) that starts
 # and stops the engine itself.
 . /tests/lib.sh
@@ -20,3 +21,6 @@ check_merging "mprotect(PROT_READ) on a merged region" ksm-merge mprotect
 check_merging "MADV_UNMERGEABLE unmerges that process" ksm-merge unmergeable
 check_merging "huge-page-backed regions split and merge" ksm-merge thp
 check_merging "a process whose main thread exited is merged" ksm-leader-exit
+if [ "$KSMPP_ENGINE" = ksmpp ]; then
+	check_merging "ksmpp's indexes grow with what they hold and shrink back" ksm-merge indexes
+fi

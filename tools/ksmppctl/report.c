@@ -39,6 +39,7 @@ static const struct field_info field_infos[] = {
 	{ "stale_reclaimed", METRIC_COUNTER, "Index entries of gone pages freed." },
 	{ "processes", METRIC_GAUGE, "Processes registered for merging." },
 	{ "metadata_bytes", METRIC_GAUGE, "Memory in ksmpp's own structures, in bytes." },
+	{ "index_buckets", METRIC_GAUGE, "Buckets of ksmpp's hash indexes (8 bytes each, in metadata_bytes)." },
 	{ "hints_read", METRIC_COUNTER, "Hints from buffered reads." },
 	{ "hints_direct_read", METRIC_COUNTER, "Hints from direct I/O reads." },
 	{ "hints_write", METRIC_COUNTER, "Hints from buffered writes." },

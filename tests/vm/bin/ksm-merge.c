@@ -266,6 +266,59 @@ static void scenario_thp(struct pool *pool)
 	expect_engine_counters((long)pages, (long)pages, COUNTER_TIMEOUT);
 }
 
+/* ksmpp's index buckets and metadata when the indexes scenario began. */
+static long idle_buckets, idle_bytes;
+
+#define MANY_MERGED	4096
+
+/*
+ * Enough buckets for the merged pages' nodes: at least one per two nodes
+ * in the node table and in the stable index.
+ */
+static bool indexes_grown(void *unused)
+{
+	(void)unused;
+	return engine_counter("index_buckets") >= idle_buckets + MANY_MERGED;
+}
+
+static bool indexes_back(void *unused)
+{
+	(void)unused;
+	return engine_counter("index_buckets") == idle_buckets &&
+	       engine_counter("metadata_bytes") == idle_bytes;
+}
+
+/*
+ * ksmpp only: its indexes and node table grow with what they hold and
+ * shrink back (module/index.c). Started with nobody opted in, they have
+ * their fewest buckets. With MANY_MERGED pages merged (as many nodes),
+ * the node table and the stable index each grow to at least a bucket per
+ * two nodes. Once the workers are gone, index_buckets and metadata_bytes
+ * are back where they were.
+ */
+static void scenario_indexes(struct pool *pool)
+{
+	unsigned int workers, w;
+
+	if (engine("start"))
+		die("cannot start the engine");
+	idle_buckets = engine_counter("index_buckets");
+	idle_bytes = engine_counter("metadata_bytes");
+	expect(idle_buckets > 0 && idle_buckets <= 3 * 64,
+	       "index_buckets %ld with nothing to index", idle_buckets);
+	workers = pool_merged_workers(pool, 2, MANY_MERGED, UNIQUE);
+	expect(wait_until(indexes_grown, NULL, COUNTER_TIMEOUT),
+	       "index_buckets %ld with %d pages merged, %ld at the start",
+	       engine_counter("index_buckets"), MANY_MERGED, idle_buckets);
+	pool_expect_intact(pool, workers, "merged");
+	for (w = 0; w < 2; w++)
+		pool_exit(pool, w);
+	expect(wait_until(indexes_back, NULL, COUNTER_TIMEOUT),
+	       "with the workers gone: index_buckets %ld (%ld at the start), metadata_bytes %ld (%ld)",
+	       engine_counter("index_buckets"), idle_buckets,
+	       engine_counter("metadata_bytes"), idle_bytes);
+}
+
 static const struct pool_scenario scenarios[] = {
 	{ "two", scenario_two, "two processes merge" },
 	{ "four", scenario_four, "four processes merge" },
@@ -277,6 +330,7 @@ static const struct pool_scenario scenarios[] = {
 	{ "mprotect", scenario_mprotect, "read-only merged region" },
 	{ "unmergeable", scenario_unmergeable, "MADV_UNMERGEABLE unmerges one process" },
 	{ "thp", scenario_thp, "huge-page-backed regions merge" },
+	{ "indexes", scenario_indexes, "ksmpp's indexes grow and shrink back" },
 };
 
 int main(int argc, char **argv)

@@ -10,4 +10,10 @@ static inline bool is_power_of_2(unsigned long n)
 	return n != 0 && (n & (n - 1)) == 0;
 }
 
+/* log2 of @n, rounded down; @n must not be 0. */
+static inline int ilog2(unsigned long n)
+{
+	return 63 - __builtin_clzl(n);
+}
+
 #endif /* _KSHIM_LINUX_LOG2_H */

@@ -10,5 +10,6 @@
 #define max3(a, b, c) max(max(a, b), c)
 #define min3(a, b, c) min(min(a, b), c)
 #define clamp(v, lo, hi) min(max(v, lo), hi)
+#define clamp_t(t, v, lo, hi) clamp((t)(v), (t)(lo), (t)(hi))
 
 #endif

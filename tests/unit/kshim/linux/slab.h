@@ -16,6 +16,7 @@
 typedef unsigned int gfp_t;
 
 #define GFP_KERNEL	0u
+#define __GFP_NOWARN	0u
 
 static inline void *kvcalloc(size_t n, size_t size, gfp_t flags)
 {
