@@ -7,8 +7,8 @@
  * the write returns, and a wider one keeps what is merged; a process that
  * changes uid or cgroup is unmerged from its old scope and merged into its
  * new one; pages kernel KSM merged before it handed over, which have no
- * scope, are unmerged; with process, only a process's own duplicates share. Contents
- * are checked after every step. And stats_mode: the figures are readable
+ * scope, are unmerged; with process, only a process's own duplicates
+ * share. Contents are checked after every step. And stats_mode: the figures are readable
  * by any uid, or with root only by root, the knobs by any uid either way.
  * Each scenario loads ksmpp with the scope it starts from, prints one "ok"
  * or "FAIL" line, unloads it and exits 0 or 1.
@@ -216,14 +216,14 @@ struct two_pairs {
 static bool pairs_apart(void *arg)
 {
 	const struct two_pairs *p = arg;
-	unsigned int w, v;
+	unsigned int a, b;
 
 	if (pool_count_merged(p->pool, p->a, 0, SHARED) != SHARED ||
 	    pool_count_merged(p->pool, p->b, 0, SHARED) != SHARED)
 		return false;
-	for (w = 0; w < 2; w++)
-		for (v = 2; v < 4; v++)
-			if (!apart(p->pool, w, v))
+	for (a = 0; a < MAX_WORKERS; a++)
+		for (b = 0; b < MAX_WORKERS; b++)
+			if ((p->a & WORKER(a)) && (p->b & WORKER(b)) && !apart(p->pool, a, b))
 				return false;
 	return true;
 }
