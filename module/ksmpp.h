@@ -185,6 +185,7 @@ struct ksmpp_stats {
 	unsigned long metadata_bytes;	/* memory in ksmpp's own structures */
 	unsigned long index_buckets;	/* of the indexes and the node table */
 	unsigned long mms;		/* processes registered */
+	unsigned long process_walks;	/* walks of the host's processes */
 	unsigned long hints_invalid;	/* hints whose process was gone */
 	unsigned long hints_coalesced;	/* hints repeating the previous one */
 	unsigned long hint_pages_scanned; /* pages visited through hints */

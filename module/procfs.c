@@ -58,6 +58,7 @@ static const struct {
 	KSMPP_STAT("unmerges_scope", scope_unmerges),
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),
+	KSMPP_STAT("process_walks", process_walks),
 	KSMPP_STAT("metadata_bytes", metadata_bytes),
 	KSMPP_STAT("index_buckets", index_buckets),
 #undef KSMPP_STAT

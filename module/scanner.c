@@ -20,10 +20,15 @@
  * they need no second look to prove them stable; if they change later they
  * are volatile like any page). Then the linear scan goes on, never starved.
  *
- * Processes are found at the start of each pass (and when a hint names one
- * not known yet), by their mm's MMF_VM_MERGEABLE flag (which both opt-ins
- * set, and fork inherits); each is pinned with mmgrab() and dropped once it
- * exits or opts out. A hint's mm is only compared with the pinned ones.
+ * Processes are found by their mm's MMF_VM_MERGEABLE flag, which only
+ * __ksm_enter() sets: on madvise(MADV_MERGEABLE), prctl, fork and exec of
+ * an opted-in process. A kretprobe counts those calls, so the host's
+ * processes are walked only at the first two pass starts after one (a
+ * child opts in before it is on the task list), and when a hint names a
+ * process not known yet; each process found is pinned with mmgrab() and
+ * dropped once it exits or opts out. Each pass starts by noting who the
+ * known processes are now (merge_scope), from their mm's owner. A hint's
+ * mm is only compared with the pinned ones.
  *
  * Kernel KSM must not run beside ksmpp: its ksmd would take ksmpp's pages
  * for its own and corrupt its trees. ksmppd therefore does not scan while
@@ -50,6 +55,7 @@
 #include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/hashtable.h>
+#include <linux/kprobes.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
@@ -169,7 +175,7 @@ static struct ksmpp_mm *ksmpp_mm_register(struct mm_struct *mm)
 	struct ksmpp_mm *slot = kzalloc(sizeof(*slot), GFP_NOWAIT | __GFP_NOWARN);
 
 	if (!slot)
-		return NULL;	/* found again at the next pass */
+		return NULL;	/* found again at the next walk */
 	mmgrab(mm);
 	slot->mm = mm;
 	slot->id = ++ksmpp_mm_count;
@@ -202,11 +208,43 @@ static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 	ksmpp_stats.mms--;
 }
 
+/* __ksm_enter() calls that returned; a missed return counts as one. */
+static atomic_long_t ksmpp_ksm_enters;
+
+static int ksmpp_ksm_entered(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	/* Ordered after the flag's set_bit(), which the walk reads. */
+	smp_mb__before_atomic();
+	atomic_long_inc(&ksmpp_ksm_enters);
+	return 0;
+}
+
+static struct kretprobe ksmpp_ksm_enter_probe = {
+	.kp.symbol_name = "__ksm_enter",
+	.handler = ksmpp_ksm_entered,
+};
+
+static unsigned long ksmpp_ksm_enters_now(void)
+{
+	unsigned long enters = atomic_long_read(&ksmpp_ksm_enters) +
+			       READ_ONCE(ksmpp_ksm_enter_probe.nmissed);
+
+	smp_rmb();	/* the count before the flags it stands for */
+	return enters;
+}
+
+/* The __ksm_enter() count at walks and pass starts, ULONG_MAX: none yet. */
+static struct {
+	unsigned long walk;	/* at the last walk's start */
+	unsigned long pass[2];	/* at the last two pass starts, newest first */
+	bool again;		/* a process found could not be registered */
+} ksmpp_enters_seen = { ULONG_MAX, { ULONG_MAX, ULONG_MAX } };
+
 /*
  * Register every process that opted into merging and is not known yet, and
  * note who each one is now (ksmpp_mm_identify()). A process's threads share
  * its mm: the first thread that still has one (its leader, unless that
- * exited first) stands for them all, so a pass costs one look per process,
+ * exited first) stands for them all, so a walk costs one look per process,
  * not per thread.
  */
 static void ksmpp_discover_mms(void)
@@ -215,6 +253,8 @@ static void ksmpp_discover_mms(void)
 	struct ksmpp_mm *slot;
 	struct mm_struct *mm;
 
+	ksmpp_enters_seen.walk = ksmpp_ksm_enters_now();
+	ksmpp_enters_seen.again = false;
 	rcu_read_lock();
 	for_each_process(g) {
 		if (g->flags & PF_KTHREAD)
@@ -226,11 +266,47 @@ static void ksmpp_discover_mms(void)
 				slot = ksmpp_mm_lookup(mm) ?: ksmpp_mm_register(mm);
 				if (slot)
 					ksmpp_mm_identify(slot, t);
+				else
+					ksmpp_enters_seen.again = true;
 			}
 			task_unlock(t);
 			if (mm)
 				break;
 		}
+	}
+	rcu_read_unlock();
+	ksmpp_stats.process_walks++;
+}
+
+/* Walk the host's processes if one opted in since @enters was counted. */
+static void ksmpp_discover_mms_since(unsigned long enters)
+{
+	if (ksmpp_ksm_enters_now() != enters || ksmpp_enters_seen.again)
+		ksmpp_discover_mms();
+}
+
+/*
+ * At a pass start: find the processes that opted in since the pass start
+ * before the last one (a child opts in before it is on the task list, so
+ * each opt-in is looked for at two pass starts), then note who each known
+ * process is now, from its mm's owner (kept while the mm has none: its
+ * last thread is exiting).
+ */
+static void ksmpp_refresh_mms(void)
+{
+	unsigned long enters = ksmpp_ksm_enters_now();
+	struct task_struct *owner;
+	struct ksmpp_mm *slot;
+
+	ksmpp_discover_mms_since(ksmpp_enters_seen.pass[1]);
+	ksmpp_enters_seen.pass[1] = ksmpp_enters_seen.pass[0];
+	ksmpp_enters_seen.pass[0] = enters;
+
+	rcu_read_lock();
+	list_for_each_entry(slot, &ksmpp_mms, scan_list) {
+		owner = rcu_dereference(slot->mm->owner);
+		if (owner)
+			ksmpp_mm_identify(slot, owner);
 	}
 	rcu_read_unlock();
 }
@@ -361,7 +437,7 @@ static void ksmpp_pass_start(void)
 		ksmpp_pace.pass_ns = ktime_get_ns();
 		ksmpp_pace.pass_cpu_ns = ksmpp_cpu_ns();
 	}
-	ksmpp_discover_mms();
+	ksmpp_refresh_mms();
 	ksmpp_cursor.slot = list_first_entry_or_null(&ksmpp_mms, struct ksmpp_mm,
 						     scan_list);
 	ksmpp_cursor.address = 0;
@@ -441,8 +517,8 @@ static bool ksmpp_next_hint(struct ksmpp_hint_ring *ring, bool *discovered)
 	while (ksmpp_hint_ring_pop(ring, &hint)) {
 		slot = ksmpp_mm_lookup(hint.mm);
 		if (!slot && !*discovered) {
-			/* A process that opted in since the pass began. */
-			ksmpp_discover_mms();
+			/* A process that opted in since the last walk. */
+			ksmpp_discover_mms_since(ksmpp_enters_seen.walk);
 			*discovered = true;
 			slot = ksmpp_mm_lookup(hint.mm);
 		}
@@ -507,8 +583,15 @@ static unsigned int ksmpp_scan_linear(unsigned int budget)
 	while (visited < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_cursor.slot) {
 			ksmpp_pass_start();
-			if (!ksmpp_cursor.slot)
-				break;		/* nobody opted in */
+			if (!ksmpp_cursor.slot) {
+				/*
+				 * Nobody opted in. The last ones may have been
+				 * unregistered while exit still held their pages:
+				 * release the nodes of pages freed since.
+				 */
+				ksmpp_reclaim_stale();
+				break;
+			}
 		}
 		page = ksmpp_scan_next(&slot, &addr, &holes);
 		if (IS_ERR(page))
@@ -922,10 +1005,18 @@ int ksmpp_set_merge_scope(unsigned long scope)
 int ksmpp_scanner_init(void)
 {
 	struct task_struct *thread;
+	int err;
 
+	err = register_kretprobe(&ksmpp_ksm_enter_probe);
+	if (err) {
+		pr_err("cannot probe __ksm_enter (error %d), not loading\n", err);
+		return err;
+	}
 	thread = kthread_run(ksmpp_thread_fn, NULL, "ksmppd");
-	if (IS_ERR(thread))
+	if (IS_ERR(thread)) {
+		unregister_kretprobe(&ksmpp_ksm_enter_probe);
 		return PTR_ERR(thread);
+	}
 	mutex_lock(&ksmpp_lock);
 	ksmpp_thread = thread;
 	ksmpp_ready = true;
@@ -938,6 +1029,7 @@ int ksmpp_scanner_init(void)
 void ksmpp_scanner_exit(void)
 {
 	kthread_stop(ksmpp_thread);
+	unregister_kretprobe(&ksmpp_ksm_enter_probe);
 	mutex_lock(&ksmpp_lock);
 	ksmpp_ready = false;
 	WRITE_ONCE(ksmpp_state, KSMPP_UNMERGING);

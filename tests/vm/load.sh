@@ -35,6 +35,8 @@ check "running with nobody opted in: ksmppd looks twice a second ($wakeups wakeu
 	[ "$wakeups" -ge 4 -a "$wakeups" -le 50 ]
 check "running with nobody opted in: ksmppd near idle ($ticks ticks in 5 s)" [ "$ticks" -le 25 ]
 check "running with nobody opted in: state running" state_is running
+check "running with nobody opted in: the processes walked twice, after the load ($(proc_field process_walks))" \
+	[ "$(proc_field process_walks)" = 2 ]
 echo 0 > $KSMPP_PARAMS/run
 check "unload" rmmod ksmpp
 check "gone from /proc/modules" not loaded

@@ -5,7 +5,8 @@
 # merged memory stays private through copy-on-write, fork, exit, munmap,
 # mremap, mprotect, MADV_UNMERGEABLE and transparent huge pages; a process
 # whose main thread exited is merged too (tests/vm/bin/ksm-leader-exit.c);
-# ksmpp's indexes grow with what they hold and shrink back.
+# ksmpp's indexes grow with what they hold and shrink back; ksmpp walks the
+# host's processes only after one opted in.
 # Each scenario is one program run (tests/vm/bin/ksm-merge.c) that starts
 # and stops the engine itself.
 . /tests/lib.sh
@@ -23,4 +24,5 @@ check_merging "huge-page-backed regions split and merge" ksm-merge thp
 check_merging "a process whose main thread exited is merged" ksm-leader-exit
 if [ "$KSMPP_ENGINE" = ksmpp ]; then
 	check_merging "ksmpp's indexes grow with what they hold and shrink back" ksm-merge indexes
+	check_merging "processes are walked only after an opt-in, and found" ksm-merge discovery
 fi

@@ -38,6 +38,7 @@ static const struct field_info field_infos[] = {
 	{ "unmerges_scope", METRIC_COUNTER, "Merged mappings unmerged for being outside their page's merge_scope." },
 	{ "stale_reclaimed", METRIC_COUNTER, "Index entries of gone pages freed." },
 	{ "processes", METRIC_GAUGE, "Processes registered for merging." },
+	{ "process_walks", METRIC_COUNTER, "Walks of the host's processes to find new opt-ins." },
 	{ "metadata_bytes", METRIC_GAUGE, "Memory in ksmpp's own structures, in bytes." },
 	{ "index_buckets", METRIC_GAUGE, "Buckets of ksmpp's hash indexes (8 bytes each, in metadata_bytes)." },
 	{ "hints_read", METRIC_COUNTER, "Hints from buffered reads." },

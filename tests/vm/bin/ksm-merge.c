@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 
 /* Pages every worker holds in common, and pages of its own. */
@@ -319,6 +320,68 @@ static void scenario_indexes(struct pool *pool)
 	       engine_counter("metadata_bytes"), idle_bytes);
 }
 
+static bool passes_reached(void *full_scans)
+{
+	return engine_counter("full_scans") >= *(long *)full_scans;
+}
+
+/* Wait for the engine to complete @passes more passes (expectation). */
+static void wait_passes(long passes)
+{
+	long target = engine_counter("full_scans") + passes;
+
+	expect(wait_until(passes_reached, &target, MERGE_TIMEOUT),
+	       "full_scans %ld, waited for %ld", engine_counter("full_scans"), target);
+}
+
+/* Walks of the host's processes during the next @passes passes. */
+static long walks_in_passes(long passes)
+{
+	long walks = engine_counter("process_walks");
+
+	wait_passes(passes);
+	return engine_counter("process_walks") - walks;
+}
+
+/*
+ * ksmpp only: the host's processes are walked only after an opt-in, at the
+ * two pass starts that follow it (module/scanner.c), not at every pass;
+ * processes that opt in later, by fork and by madvise, are found and
+ * merged all the same.
+ */
+static void scenario_discovery(struct pool *pool)
+{
+	const size_t part = 32;
+	unsigned int workers = pool_merged_workers(pool, 2, SHARED, UNIQUE), child, late;
+	long walks;
+
+	wait_passes(2);
+	walks = walks_in_passes(5);
+	expect(walks == 0, "%ld walks of the processes in 5 passes without an opt-in", walks);
+
+	child = pool_fork(pool, 0);
+	pool_fill(pool, child, 0, part, CHILD_SET);
+	pool_fill(pool, 1, 0, part, CHILD_SET);
+	workers |= WORKER(child);
+	pool_expect_merged(pool, WORKER(1) | WORKER(child), 0, part, MERGE_TIMEOUT,
+			   "the forked child's new pages with worker 1's");
+	wait_passes(2);
+	walks = engine_counter("process_walks");
+
+	late = ffs(pool_setup(pool, 1, SHARED, UNIQUE, 0)) - 1;
+	workers |= WORKER(late);
+	pool_expect_merged(pool, WORKER(0) | WORKER(late), part, SHARED - part, MERGE_TIMEOUT,
+			   "a process that opted in later");
+	wait_passes(2);
+	walks = engine_counter("process_walks") - walks;
+	expect(walks == 2, "%ld walks of the processes after one opt-in, not 2", walks);
+	expect(engine_counter("processes") == 4, "processes %ld, 4 opted in",
+	       engine_counter("processes"));
+	walks = walks_in_passes(3);
+	expect(walks == 0, "%ld walks in 3 passes after the opt-ins were found", walks);
+	pool_expect_intact(pool, workers, "after the opt-ins");
+}
+
 static const struct pool_scenario scenarios[] = {
 	{ "two", scenario_two, "two processes merge" },
 	{ "four", scenario_four, "four processes merge" },
@@ -331,6 +394,7 @@ static const struct pool_scenario scenarios[] = {
 	{ "unmergeable", scenario_unmergeable, "MADV_UNMERGEABLE unmerges one process" },
 	{ "thp", scenario_thp, "huge-page-backed regions merge" },
 	{ "indexes", scenario_indexes, "ksmpp's indexes grow and shrink back" },
+	{ "discovery", scenario_discovery, "processes walked only after an opt-in" },
 };
 
 int main(int argc, char **argv)
