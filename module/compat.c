@@ -34,6 +34,7 @@ DEFINE_STATIC_CALL_NULL(ksmpp_kallsyms_lookup_name,
 DEFINE_STATIC_CALL_NULL(ksmpp_try_to_merge_one_page,
 			ksmpp_proto_try_to_merge_one_page);
 DEFINE_STATIC_CALL_NULL(ksmpp___put_anon_vma, ksmpp_proto___put_anon_vma);
+DEFINE_STATIC_CALL_NULL(ksmpp_lru_add_drain, ksmpp_proto_lru_add_drain);
 DEFINE_STATIC_CALL_NULL(ksmpp_lru_add_drain_all,
 			ksmpp_proto_lru_add_drain_all);
 #ifdef KSMPP_HAVE_FOLIO_WALK
@@ -63,6 +64,7 @@ struct ksmpp_symbol {
 static const struct ksmpp_symbol ksmpp_symbols[] = {
 	KSMPP_SYMBOL(try_to_merge_one_page),
 	KSMPP_SYMBOL(__put_anon_vma),
+	KSMPP_SYMBOL(lru_add_drain),
 	KSMPP_SYMBOL(lru_add_drain_all),
 #ifdef KSMPP_HAVE_FOLIO_WALK
 	KSMPP_SYMBOL(folio_walk_start),

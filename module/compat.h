@@ -146,6 +146,7 @@ unsigned long ksmpp_proto_kallsyms_lookup_name(const char *name);
 int ksmpp_proto_try_to_merge_one_page(struct vm_area_struct *vma,
 				      struct page *page, struct page *kpage);
 void ksmpp_proto___put_anon_vma(struct anon_vma *anon_vma);
+void ksmpp_proto_lru_add_drain(void);
 void ksmpp_proto_lru_add_drain_all(void);
 #ifdef KSMPP_HAVE_FOLIO_WALK
 struct folio *ksmpp_proto_folio_walk_start(struct folio_walk *fw,
@@ -183,6 +184,7 @@ ssize_t ksmpp_proto_run_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 KSMPP_DECLARE_RESOLVED(try_to_merge_one_page);
 KSMPP_DECLARE_RESOLVED(__put_anon_vma);
+KSMPP_DECLARE_RESOLVED(lru_add_drain);
 KSMPP_DECLARE_RESOLVED(lru_add_drain_all);
 #ifdef KSMPP_HAVE_FOLIO_WALK
 KSMPP_DECLARE_RESOLVED(folio_walk_start);

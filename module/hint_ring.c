@@ -169,6 +169,7 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 	WRITE_ONCE(slot->hint.len, hint->len);
 	WRITE_ONCE(slot->hint.time_ns, hint->time_ns);
 	WRITE_ONCE(slot->hint.tgid, hint->tgid);
+	WRITE_ONCE(slot->hint.cpu, hint->cpu);
 	WRITE_ONCE(slot->hint.source, hint->source);
 	smp_wmb();	/* payload before COMPLETE(seq); pairs with the read's 1st rmb */
 	WRITE_ONCE(slot->seq, ksmpp_slot_complete(seq));
@@ -190,6 +191,7 @@ static bool ksmpp_hint_ring_read(const struct ksmpp_hint_ring *ring, u64 seq,
 	hint.len = READ_ONCE(slot->hint.len);
 	hint.time_ns = READ_ONCE(slot->hint.time_ns);
 	hint.tgid = READ_ONCE(slot->hint.tgid);
+	hint.cpu = READ_ONCE(slot->hint.cpu);
 	hint.source = READ_ONCE(slot->hint.source);
 	smp_rmb();	/* payload before the re-check; pairs with push's cmpxchg */
 	if (READ_ONCE(slot->seq) != want)

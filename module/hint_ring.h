@@ -23,6 +23,7 @@ struct ksmpp_hint {
 	unsigned long len;	/* bytes actually moved */
 	u64 time_ns;		/* when the I/O completed (caller's clock) */
 	pid_t tgid;		/* process, for debugging output */
+	u16 cpu;		/* where the I/O completed */
 	u8 source;		/* enum ksmpp_hint_source, opaque to the ring */
 };
 

@@ -127,6 +127,7 @@ static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 		.len = len,
 		.time_ns = ktime_get_mono_fast_ns(),
 		.tgid = current->tgid,
+		.cpu = raw_smp_processor_id(),
 		.source = source,
 	};
 	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);

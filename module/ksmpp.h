@@ -191,6 +191,8 @@ struct ksmpp_stats {
 	unsigned long hint_pages_scanned; /* pages visited through hints */
 	unsigned long hint_pages_skipped; /* hinted pages not mergeable */
 	unsigned long hint_merges;	/* merges made on hinted visits */
+	unsigned long lru_drains_cpu;	/* one CPU's LRU batches drained */
+	unsigned long lru_drains_all;	/* every CPU's, for a hinted page */
 	unsigned long hint_extra_pages;	/* the advisor's, per batch, for hints */
 };
 extern struct ksmpp_stats ksmpp_stats;

@@ -59,6 +59,8 @@ static const struct {
 	KSMPP_STAT("stale_reclaimed", stale_reclaimed),
 	KSMPP_STAT("processes", mms),
 	KSMPP_STAT("process_walks", process_walks),
+	KSMPP_STAT("lru_drains_cpu", lru_drains_cpu),
+	KSMPP_STAT("lru_drains_all", lru_drains_all),
 	KSMPP_STAT("metadata_bytes", metadata_bytes),
 	KSMPP_STAT("index_buckets", index_buckets),
 #undef KSMPP_STAT

@@ -51,6 +51,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cgroup.h>
+#include <linux/cpumask.h>
 #include <linux/cred.h>
 #include <linux/delay.h>
 #include <linux/freezer.h>
@@ -61,6 +62,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "advisor.h"
 #include "ksmpp.h"
@@ -88,7 +90,14 @@ static struct {
 	struct ksmpp_mm *slot;		/* NULL: none */
 	unsigned long next;		/* next page to visit */
 	unsigned long end;		/* end of the hint's whole pages */
+	unsigned int cpu;		/* where the I/O completed */
 } ksmpp_hint_cursor;
+
+/* The LRU batches a batch of hinted visits drained: CPUs', or all. */
+static struct {
+	struct cpumask cpus;
+	bool all;
+} ksmpp_drained;
 
 /* The last hint taken, to coalesce repeats of it. */
 static struct {
@@ -463,17 +472,41 @@ static void ksmpp_pass_end(void)
 	ksmpp_pace.pass_ns = 0;
 }
 
+static long ksmpp_drain_this_cpu(void *unused)
+{
+	static_call(ksmpp_lru_add_drain)();
+	return 0;
+}
+
+/*
+ * @page, named by a hint, is not on the LRU: a page fresh from a fault sits
+ * in a per-CPU LRU batch, whose reference would fail the merge. The I/O
+ * faulted it in on its own CPU, most likely @cpu: drain that CPU's batches
+ * alone, once per batch of visits, and every CPU's only if the page is
+ * still not on the LRU (the reader moved, or the page is isolated).
+ */
+static void ksmpp_drain_lru(struct page *page, unsigned int cpu)
+{
+	if (!cpumask_test_and_set_cpu(cpu, &ksmpp_drained.cpus)) {
+		work_on_cpu(cpu, ksmpp_drain_this_cpu, NULL);
+		ksmpp_stats.lru_drains_cpu++;
+		if (PageLRU(page))
+			return;
+	}
+	if (!ksmpp_drained.all) {
+		static_call(ksmpp_lru_add_drain_all)();
+		ksmpp_drained.all = true;
+		ksmpp_stats.lru_drains_all++;
+	}
+}
+
 /*
  * Visit one page named by a hint; false if the process's mmap lock was
  * taken (come back to the page in the next batch: a hint is not seen
  * twice). Pages that are not anonymous pages in a mergeable area, or that
- * are merged already, are passed over cheaply. A page that a read has just
- * filled may still sit in a per-CPU LRU batch, which holds a reference
- * that would fail the merge: the first such page of a batch drains them
- * all (*@drained).
+ * are merged already, are passed over cheaply.
  */
-static bool ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
-			       bool *drained)
+static bool ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr)
 {
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
@@ -489,11 +522,8 @@ static bool ksmpp_visit_hinted(struct ksmpp_mm *slot, unsigned long addr,
 	} else {
 		unsigned long merges = ksmpp_stats.merges;
 
-		if (!*drained && !PageLRU(page)) {
-			static_call(ksmpp_lru_add_drain_all)();
-			*drained = true;
-		}
-
+		if (!PageLRU(page))
+			ksmpp_drain_lru(page, ksmpp_hint_cursor.cpu);
 		ksmpp_cmp_and_merge_page(slot, addr, page, true);
 		ksmpp_stats.hint_pages_scanned++;
 		ksmpp_stats.hint_merges += ksmpp_stats.merges - merges;
@@ -538,6 +568,7 @@ static bool ksmpp_next_hint(struct ksmpp_hint_ring *ring, bool *discovered)
 		ksmpp_hint_cursor.slot = slot;
 		ksmpp_hint_cursor.next = start;
 		ksmpp_hint_cursor.end = end;
+		ksmpp_hint_cursor.cpu = hint.cpu;
 		ksmpp_hint_last.slot = slot;
 		ksmpp_hint_last.start = start;
 		ksmpp_hint_last.end = end;
@@ -550,14 +581,16 @@ static bool ksmpp_next_hint(struct ksmpp_hint_ring *ring, bool *discovered)
 static unsigned int ksmpp_scan_hints(unsigned int budget)
 {
 	struct ksmpp_hint_ring *ring = ksmpp_hints_ring();
-	bool drained = false, discovered = false;
+	bool discovered = false;
 	unsigned int used = 0;
+
+	cpumask_clear(&ksmpp_drained.cpus);
+	ksmpp_drained.all = false;
 
 	while (ring && used < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))
 			break;
-		if (!ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next,
-					&drained))
+		if (!ksmpp_visit_hinted(ksmpp_hint_cursor.slot, ksmpp_hint_cursor.next))
 			break;
 		used++;
 		ksmpp_hint_cursor.next += PAGE_SIZE;

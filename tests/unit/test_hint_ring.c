@@ -28,6 +28,7 @@ static struct ksmpp_hint make_hint(u64 seq)
 	h.len = 4096 + seq;
 	h.time_ns = 1000000000ULL + seq * 7;
 	h.tgid = (pid_t)(100 + seq);
+	h.cpu = (u16)(seq * 5 + 2);
 	h.source = (u8)(seq * 3 + 1);
 	return h;
 }
@@ -51,6 +52,7 @@ static void assert_hint_is(const struct ksmpp_hint *got, u64 seq)
 	assert_int_equal(got->len, want.len);
 	assert_int_equal(got->time_ns, want.time_ns);
 	assert_int_equal(got->tgid, want.tgid);
+	assert_int_equal(got->cpu, want.cpu);
 	assert_int_equal(got->source, want.source);
 }
 
@@ -120,6 +122,7 @@ static void test_push_pop_one(void **state)
 	in.len = 123456;
 	in.time_ns = 0xfedcba9876543210ULL;
 	in.tgid = 4242;
+	in.cpu = 0x1234;
 	in.source = 0xa5;
 	ksmpp_hint_ring_push(ring, &in);
 	assert_counters(ring, 1, 0, 0, 1);
@@ -131,6 +134,7 @@ static void test_push_pop_one(void **state)
 	assert_int_equal(out.len, in.len);
 	assert_int_equal(out.time_ns, in.time_ns);
 	assert_int_equal(out.tgid, in.tgid);
+	assert_int_equal(out.cpu, in.cpu);
 	assert_int_equal(out.source, in.source);
 	assert_counters(ring, 1, 1, 0, 0);
 
@@ -390,6 +394,7 @@ static void stress_encode(struct ksmpp_hint *h, unsigned int id, u32 n)
 	h->len = (unsigned long)mix64(key ^ 0x1111111111111111ULL);
 	h->mm = (struct mm_struct *)(uintptr_t)mix64(key ^ 0x2222222222222222ULL);
 	h->source = (u8)mix64(key ^ 0x3333333333333333ULL);
+	h->cpu = (u16)mix64(key ^ 0x4444444444444444ULL);
 }
 
 static bool stress_decode(const struct stress_cfg *cfg,
@@ -405,7 +410,7 @@ static bool stress_decode(const struct stress_cfg *cfg,
 	stress_encode(&want, *id, *n);
 	return h->tgid == want.tgid && h->start == want.start &&
 	       h->len == want.len && h->mm == want.mm &&
-	       h->source == want.source;
+	       h->source == want.source && h->cpu == want.cpu;
 }
 
 static u64 now_ms(void)

@@ -7,7 +7,8 @@
 # slows the guest) and several times what it merged with hints off (a
 # linear pass over the 32768 pages takes about 6.5 s at the default rate,
 # and hints-off needs two), and says the merges came through hints. And a
-# hinted page is kept in the unstable index through a pass end (below).
+# hinted page is kept in the unstable index through a pass end, and pages a
+# read faulted in merge, with only its CPU's LRU batches drained (below).
 # vmsim is tests/bench/vmsim.c. make test leaves this group out on the
 # debug line: a measure of speed, where everything is several times slower
 # and starved by the other lines' guests (even 12 s and "twice hints off"
@@ -93,5 +94,23 @@ else
 fi
 kill $reader_a $tenant
 wait 2>/dev/null
+
+# A read that faults its buffer's pages in (-u) leaves the last of them in
+# its CPU's LRU batches, whose reference would fail a merge; on a busy host
+# other faults soon push them out, so the reader waits (-w), and the shell
+# with it. Its 15 whole pages hold one content (a file of one 4 KiB block
+# repeated): ksmppd merges them all through the hint, having drained that
+# CPU's batches, every CPU's only if the reader moved meanwhile.
 unload
-rm -f $IMG /tmp/hint-file /tmp/hint-a /tmp/hint-b
+head -c 4096 /tmp/hint-file > /tmp/hint-block
+for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do cat /tmp/hint-block; done > /tmp/hint-file
+insmod $KSMPP_KO run=1
+ksmpp-io -m -u -w 2000 /tmp/hint-file pread > /dev/null
+drains_cpu=$(proc_field lru_drains_cpu)
+drains_all=$(proc_field lru_drains_all)
+check "pages a read faulted in merge through its hint (merges_hint $(proc_field merges_hint) of 15)" \
+	[ "$(proc_field merges_hint)" -eq 15 ]
+check "their reader's CPU's LRU batches drained for them, every CPU's less often (drains: $drains_cpu of one CPU, $drains_all of all)" \
+	[ "$drains_cpu" -gt 0 -a "$drains_all" -lt "$drains_cpu" ]
+unload
+rm -f $IMG /tmp/hint-file /tmp/hint-block /tmp/hint-a /tmp/hint-b

@@ -39,6 +39,8 @@ static const struct field_info field_infos[] = {
 	{ "stale_reclaimed", METRIC_COUNTER, "Index entries of gone pages freed." },
 	{ "processes", METRIC_GAUGE, "Processes registered for merging." },
 	{ "process_walks", METRIC_COUNTER, "Walks of the host's processes to find new opt-ins." },
+	{ "lru_drains_cpu", METRIC_COUNTER, "One CPU's LRU batches drained for hinted pages." },
+	{ "lru_drains_all", METRIC_COUNTER, "Every CPU's LRU batches drained for a hinted page." },
 	{ "metadata_bytes", METRIC_GAUGE, "Memory in ksmpp's own structures, in bytes." },
 	{ "index_buckets", METRIC_GAUGE, "Buckets of ksmpp's hash indexes (8 bytes each, in metadata_bytes)." },
 	{ "hints_read", METRIC_COUNTER, "Hints from buffered reads." },

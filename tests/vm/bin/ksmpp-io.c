@@ -4,11 +4,13 @@
  * hints ksmpp must record for it, in the format of
  * /sys/kernel/debug/ksmpp/hints ("pid start length source").
  *
- *   ksmpp-io [-m] [-n COUNT] [-s SIZE] FILE MODE
+ *   ksmpp-io [-m] [-u] [-w MS] [-n COUNT] [-s SIZE] FILE MODE
  *
  * -m opts the buffer into merging (MADV_MERGEABLE); without it no hint is
- * due, and none is printed. -n repeats the I/O COUNT times (an I/O storm;
- * only the first round's hints are printed). -s sets the size of the
+ * due, and none is printed. -u leaves the buffer untouched before the I/O
+ * (else it is written first), so that a read faults its pages in. -w waits
+ * MS milliseconds after the I/O, doing nothing else. -n repeats the I/O
+ * COUNT times (an I/O storm; only the first round's hints are printed). -s sets the size of the
  * non-vectored modes' I/O (default 64 KiB, at most 256 KiB). MODE is one
  * of: read pread readv preadv preadv2 uring_read uring_readv aio_read write
  * pwrite direct_read direct_write, or preadv_many: 40 iovecs of 4 KiB, the
@@ -114,7 +116,7 @@ struct expected {
 
 int main(int argc, char **argv)
 {
-	int merge = 0, count = 1, opt, fd, round, i, nexp = 0;
+	int merge = 0, untouched = 0, wait_ms = 0, count = 1, opt, fd, round, i, nexp = 0;
 	struct expected exp[1 + APART];
 	const char *file, *mode, *source;
 	struct iovec iov[ADJACENT + APART];
@@ -122,9 +124,13 @@ int main(int argc, char **argv)
 	ssize_t moved = 0;
 	char *buf;
 
-	while ((opt = getopt(argc, argv, "mn:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "muw:n:s:")) != -1) {
 		if (opt == 'm')
 			merge = 1;
+		else if (opt == 'u')
+			untouched = 1;
+		else if (opt == 'w')
+			wait_ms = atoi(optarg);
 		else if (opt == 'n')
 			count = atoi(optarg);
 		else if (opt == 's')
@@ -133,7 +139,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (argc - optind != 2 || !io_size || io_size > MAX_IO_SIZE) {
-		fprintf(stderr, "usage: ksmpp-io [-m] [-n COUNT] [-s SIZE] FILE MODE\n");
+		fprintf(stderr, "usage: ksmpp-io [-m] [-u] [-w MS] [-n COUNT] [-s SIZE] FILE MODE\n");
 		return 2;
 	}
 	file = argv[optind];
@@ -143,7 +149,8 @@ int main(int argc, char **argv)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		die("mmap");
-	memset(buf, 0x5a, BUFFER_SIZE);
+	if (!untouched)
+		memset(buf, 0x5a, BUFFER_SIZE);
 	if (merge && madvise(buf, BUFFER_SIZE, MADV_MERGEABLE))
 		die("madvise");
 
@@ -227,6 +234,8 @@ int main(int argc, char **argv)
 			die(mode);
 		}
 	}
+	if (wait_ms)
+		usleep(wait_ms * 1000);
 	for (i = 0, total = 0; i < nexp; i++)
 		total += exp[i].len;
 	if ((size_t)moved != total) {

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 typedef uint8_t u8;
+typedef uint16_t u16;
 typedef uint32_t u32;
 typedef unsigned long long u64;
 typedef long long s64;
