@@ -27,6 +27,15 @@
 #         sharing each scope gives up.
 #   misc  identical anonymous data produced by computation (no I/O), then
 #         the cost of ksmpp's hooks on a cached 4 KiB pread() loop.
+#   scale what ksmppd costs against ksmd as the host grows
+#         (tests/bench/bench-scale.sh, scalesim.c), hints off, both at
+#         BENCH_SCALE_PAGES_TO_SCAN: CPU time per page scanned and per batch,
+#         metadata per page tracked, and process walks, as the opted-in
+#         processes grow through BENCH_SCALE_PROCS (beside
+#         BENCH_SCALE_THREADS other threads), the mergeable memory through
+#         BENCH_SCALE_MIB, and the guest's CPUs through BENCH_SCALE_CPUS
+#         (one guest each; with the I/O workload for the LRU drains of
+#         hinted pages); scale.png plots them.
 #   qemu  real QEMU guests (nested TCG, tests/bench/bench-qemu.sh) reading
 #         golden disk images beside a tenant of BENCH_QEMU_TENANT_MIB of
 #         unique mergeable memory, for each QEMU I/O mode of
@@ -47,7 +56,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/workload.sh"
 
-: "${BENCH_RUNS:=io share big advisor zero smart scope misc qemu}"
+: "${BENCH_RUNS:=io share big advisor zero smart scope misc scale qemu}"
 : "${BENCH_VMS:=4}"                  # VM processes
 : "${BENCH_VM_MIB:=32}"              # guest RAM per VM (MiB)
 : "${BENCH_BIG_FACTOR:=8}"           # guest RAM factor of the "big" run
@@ -85,6 +94,17 @@ shopt -s inherit_errexit
 : "${BENCH_QEMU_SECONDS:=240}"       # from the engine's start
 : "${BENCH_QEMU_TENANT_MIB:=1024}"
 : "${BENCH_QEMU_MAX_PTES_SHARED:=}"  # empty: the kernel's (256)
+: "${BENCH_SCALE_CONFIGS:=ksm ksmpp-off}"
+: "${BENCH_SCALE_PAGES_TO_SCAN:=2000}"
+: "${BENCH_SCALE_PROCS:=10 100 1000}"   # opted-in processes ...
+: "${BENCH_SCALE_PROCS_MIB:=256}"       # ... sharing this memory
+: "${BENCH_SCALE_THREADS:=10000}"       # other threads beside them
+: "${BENCH_SCALE_MIB:=256 1024 4096 8192}" # mergeable memory, 4 processes
+: "${BENCH_SCALE_CPUS:=2 4 8}"          # the guest's CPUs, a guest each
+: "${BENCH_SCALE_CPUS_MIB:=256}"
+: "${BENCH_SCALE_PASSES:=2}"            # passes before a measurement
+: "${BENCH_SCALE_WINDOW:=10}"           # seconds measured
+: "${BENCH_SCALE_PASS_TIMEOUT:=900}"
 export KSMPP_VM_MEMORY=${KSMPP_VM_MEMORY:-3072}
 
 # The scripts (this one included) run from a copy taken now: bash reads a
@@ -150,6 +170,16 @@ QEMU_GUESTS=$BENCH_QEMU_GUESTS
 QEMU_SECONDS=$BENCH_QEMU_SECONDS
 QEMU_TENANT_MIB=$BENCH_QEMU_TENANT_MIB
 QEMU_MAX_PTES_SHARED=$BENCH_QEMU_MAX_PTES_SHARED
+SCALE_CONFIGS="$BENCH_SCALE_CONFIGS"
+SCALE_PAGES_TO_SCAN=$BENCH_SCALE_PAGES_TO_SCAN
+SCALE_PROCS="$BENCH_SCALE_PROCS"
+SCALE_PROCS_MIB=$BENCH_SCALE_PROCS_MIB
+SCALE_THREADS=$BENCH_SCALE_THREADS
+SCALE_MIB="$BENCH_SCALE_MIB"
+SCALE_CPUS_MIB=$BENCH_SCALE_CPUS_MIB
+SCALE_PASSES=$BENCH_SCALE_PASSES
+SCALE_WINDOW=$BENCH_SCALE_WINDOW
+SCALE_PASS_TIMEOUT=$BENCH_SCALE_PASS_TIMEOUT
 EOF
 }
 
@@ -163,7 +193,8 @@ prepare() {
 	KSMPP_BUILD=$vm_build "$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 	KSMPP_BUILD=$vm_build workload_stage "$line" "$stage" "$out_top" "$BENCH_FS"
 	bench_env > "$stage/bench/bench.env"
-	cp "$tests_bench/bench-misc.sh" "$tests_bench/bench-qemu.sh" "$stage/tests/"
+	cp "$tests_bench/bench-misc.sh" "$tests_bench/bench-qemu.sh" \
+		"$tests_bench/bench-scale.sh" "$stage/tests/"
 	for run in io share big advisor zero smart scope; do
 		cp "$tests_bench/bench-io.sh" "$stage/tests/bench-$run.sh"
 	done
@@ -192,6 +223,8 @@ timeout_for() {
 		echo $((2 * n * (BENCH_SECONDS + 15 + BENCH_BIG_FACTOR * 2) + 300)) ;;
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
 		echo $((2 * (n * (BENCH_COMPUTE_SECONDS + 15) + BENCH_PREAD_REPEATS * 15) + 300)) ;;
+	scale)	n=$(words $BENCH_SCALE_PROCS $BENCH_SCALE_MIB x)
+		echo $((n * $(words $BENCH_SCALE_CONFIGS) * (BENCH_SCALE_PASS_TIMEOUT / 3 + 60) + 300)) ;;
 	qemu)	n=$(($(words $BENCH_QEMU_MODES) * $(words $BENCH_QEMU_CONFIGS)))
 		echo $((2 * n * (BENCH_QEMU_SECONDS + 120) + 900)) ;;
 	esac
@@ -208,8 +241,29 @@ run_outputs() {
 	scope)	echo scope ;;
 	big)	echo big ;;
 	misc)	echo compute pread.txt ;;
+	scale)	echo scale.points ;;
 	qemu)	for m in $BENCH_QEMU_MODES; do echo "qemu-$m"; done ;;
 	esac
+}
+
+# guests_of RUN: the CPU counts of the run's guests (scale: one guest per
+# count of BENCH_SCALE_CPUS), or one empty word: a single guest of 2 CPUs.
+guests_of() {
+	if [ "$1" = scale ]; then echo "$BENCH_SCALE_CPUS"; else echo ""; fi
+}
+
+# memory_for RUN CPUS: the guest's RAM (MiB): enough for the largest point
+# of the scale run's 2-CPU guest, KSMPP_VM_MEMORY for every other.
+memory_for() {
+	local mib=0 m
+	if [ "$1" = scale ] && [ "$2" = 2 ]; then
+		for m in $BENCH_SCALE_MIB $BENCH_SCALE_PROCS_MIB; do
+			[ "$m" -gt "$mib" ] && mib=$m
+		done
+		echo $((mib + 2048))
+	else
+		echo "$KSMPP_VM_MEMORY"
+	fi
 }
 
 # wait_quiet: TCG guests slow down, clock included, when other QEMU guests
@@ -247,13 +301,17 @@ for line in $lines; do
 		host_load > "$out/$run.hostload" &
 		sampler=$!
 		trap 'kill "$sampler" 2>/dev/null || true' EXIT
-		KSMPP_BUILD=$vm_build KSMPP_VM_TIMEOUT=$(timeout_for "$run") \
-			"$KSMPP_TOP/scripts/vm.sh" run "$line" "bench-$run" "$out/$run.log"
-		kill "$sampler" 2>/dev/null || true
 		rm -f "$out/$run.notes.txt"
-		workload_split "$out/$run.log" "$out" "$run"
-		grep -q KSMPP-END "$out/$run.log" ||
-			log "[$line] run $run did not finish (see $out/$run.log)"
+		for guest in $(guests_of "$run"); do
+			log="$out/$run${guest:+-$guest}.log"
+			KSMPP_BUILD=$vm_build KSMPP_VM_TIMEOUT=$(timeout_for "$run") \
+				KSMPP_VM_CPUS=${guest:-2} KSMPP_VM_MEMORY=$(memory_for "$run" "$guest") \
+				"$KSMPP_TOP/scripts/vm.sh" run "$line" "bench-$run" "$log"
+			workload_split "$log" "$out" "$run"
+			grep -q KSMPP-END "$log" ||
+				log "[$line] run $run did not finish (see $log)"
+		done
+		kill "$sampler" 2>/dev/null || true
 		log "[$line] run $run: $((SECONDS - t)) s"
 		grep -h '^error' "$out/$run.notes.txt" 2>/dev/null | sed "s/^/[$line] /" >&2 || true
 	done

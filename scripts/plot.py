@@ -11,7 +11,9 @@ counted (the most pages merging could free), pages scanned per merge, and
 the time from I/O to merge of sampled I/O-derived duplicates; then the
 goals; then the pread() cost of the hooks; then the qemu run (real QEMU
 guests: pages saved across their RAM, time to kernel KSM's plateau, CPU
-per saved page; its plot in DIR/qemu.png)."""
+per saved page; its plot in DIR/qemu.png); then the scale run (CPU per page
+and per batch, metadata per page, as processes, memory and CPUs grow; its
+plot in DIR/scale.png)."""
 import os
 import re
 import statistics
@@ -524,6 +526,128 @@ def qemu_plot(out, png):
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
 
 
+SCALE_AXES = (("procs", "opted-in processes", "processes"),
+              ("mem", "mergeable memory", "MiB"),
+              ("cpus", "guest CPUs", "CPUs"))
+
+
+def scale_points(out):
+    """The scale run's points: dicts of their key=value words; "pages" is
+    None where KSM does not count them (~N: an estimate, kept in
+    "pages_est")."""
+    path = os.path.join(out, "scale.points")
+    points = []
+    if not os.path.exists(path):
+        return points
+    with open(path) as f:
+        for line in f:
+            p = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            if "pages" in p and p["pages"].startswith("~"):
+                p["pages_est"] = True
+                p["pages"] = p["pages"][1:]
+            for k, v in list(p.items()):
+                if k not in ("axis", "engine") and re.fullmatch(r"-?\d+", str(v)):
+                    p[k] = int(v)
+            points.append(p)
+    return points
+
+
+def scale_figures(p):
+    """CPU ns per page scanned, CPU us per batch, metadata bytes per tracked
+    page, seconds per pass at the measured rate."""
+    pages, sleeps = p.get("pages") or 0, p.get("sleeps") or 0
+    per_page = p["cpu_ns"] / pages if pages else None
+    per_batch = p["cpu_ns"] / sleeps / 1000 if sleeps else None
+    meta = p["meta_max"] / p["tracked"] if p.get("tracked") and "meta_max" in p else None
+    pass_s = p["tracked"] * p["window_s"] / pages if pages else None
+    return per_page, per_batch, meta, pass_s
+
+
+def scale_table(out, lines):
+    points = scale_points(out)
+    if not points:
+        return
+    lines.append("## Scale: ksmppd against ksmd as the host grows (scale)")
+    lines.append("")
+    lines.append("Both engines hints off, at SCALE_PAGES_TO_SCAN pages a batch; measured over "
+                 "SCALE_WINDOW seconds after SCALE_PASSES passes. ~: KSM's pages estimated "
+                 "from its batches, where KSM does not count them. Metadata per page: the least "
+                 "and the most over the window (the goal is read from the most): ksmpp's "
+                 "metadata_bytes (in brackets its slab caches' share at the end), KSM's slab "
+                 "caches (rmap items, stable nodes, mm slots).")
+    lines.append("")
+    for axis, title, unit in SCALE_AXES:
+        rows = [p for p in points if p.get("axis") == axis]
+        if not rows:
+            continue
+        lines.append(f"### {title}")
+        lines.append("")
+        lines.append(f"| {unit} | engine | pages tracked | CPU ns per page | vs KSM | "
+                     "CPU us per batch | batches | s per pass | metadata bytes per page | vs KSM | "
+                     "process walks |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        ksm = {p["x"]: scale_figures(p) for p in rows if p["engine"] == "ksm"}
+        for p in sorted(rows, key=lambda p: (p["x"], p["engine"] != "ksm")):
+            per_page, per_batch, meta, pass_s = scale_figures(p)
+            k = ksm.get(p["x"])
+            vs_page = f"{per_page / k[0]:.2f}x" if per_page and k and k[0] else "n/a"
+            vs_meta = f"{meta / k[2]:.2f}x" if meta is not None and k and k[2] else "n/a"
+            low = (f"{p['meta_min'] / p['tracked']:.1f}-"
+                   if "meta_min" in p and p["meta_min"] != p["meta_max"] else "")
+            slab = (f" (slab {p['slab_bytes'] / p['meta_bytes']:.0%})"
+                    if p["engine"] != "ksm" and p.get("meta_bytes") else "")
+            est = "~" if p.get("pages_est") else ""
+            lines.append(
+                f"| {p['x']:,} | {p['engine']} | {p['tracked']:,} | "
+                f"{est}{fmt(per_page, 0) if per_page else 'n/a'} | {vs_page} | "
+                f"{fmt(per_batch, 0) if per_batch else 'n/a'} | {p['sleeps']:,} | "
+                f"{est}{fmt(pass_s, 1) if pass_s else 'n/a'} | "
+                f"{low}{fmt(meta, 1) if meta is not None else 'n/a'}{slab} | {vs_meta} | "
+                f"{p['walks'] if isinstance(p.get('walks'), int) else 'n/a'} |")
+        lines.append("")
+    io = [p for p in points if p.get("axis") == "io"]
+    if io:
+        lines.append("### LRU drains of hinted pages, I/O workload, hints on (io)")
+        lines.append("")
+        lines.append("| CPUs | CPU us per batch | batches | drains of one CPU | drains of all | "
+                     "hinted merges |")
+        lines.append("|---|---|---|---|---|---|")
+        for p in sorted(io, key=lambda p: p["x"]):
+            lines.append(f"| {p['x']} | {fmt(scale_figures(p)[1], 0)} | {p['sleeps']:,} | "
+                         f"{p['drains_cpu']:,} | {p['drains_all']:,} | {p['merges_hint']:,} |")
+        lines.append("")
+
+
+def scale_plot(out, png):
+    points = scale_points(out)
+    axes = [a for a in SCALE_AXES if any(p.get("axis") == a[0] for p in points)]
+    script = gnuplot_start(png, len(axes), "", "ksmppd/ksmd CPU us per batch")
+    if not script:
+        return
+    script.append("set logscale x 2")
+    for axis, title, unit in axes:
+        plots = []
+        for engine in sorted({p["engine"] for p in points if p.get("axis") == axis}):
+            csv = os.path.join(out, f".scale-{axis}-{engine}.csv")
+            with open(csv, "w") as f:
+                f.write("x,per_batch\n")
+                for p in sorted((p for p in points
+                                 if p.get("axis") == axis and p["engine"] == engine),
+                                key=lambda p: p["x"]):
+                    per_batch = scale_figures(p)[1]
+                    if per_batch:
+                        f.write(f"{p['x']},{per_batch:.1f}\n")
+            color = ORDER.index(engine) + 1 if engine in ORDER else 8
+            plots.append(f"'{csv}' every ::1 using 1:2 with linespoints lw 2 lc {color} "
+                         f"title '{engine}'")
+        script.append(f"set xlabel '{unit}'")
+        script.append(f"set title 'CPU per batch as {title} grow'")
+        script.append("set yrange [0:*]")
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+
+
 def main():
     out = sys.argv[1]
     env = {}
@@ -569,11 +693,13 @@ def main():
         lines.append("")
         pread_table(os.path.join(out, "pread.txt"), lines)
     qemu_table(out, lines)
+    scale_table(out, lines)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     plot(out, sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "bench.png"),
          sys.argv[3] if len(sys.argv) > 3 else None)
     qemu_plot(out, os.path.join(out, "qemu.png"))
+    scale_plot(out, os.path.join(out, "scale.png"))
 
 
 if __name__ == "__main__":

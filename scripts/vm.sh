@@ -11,15 +11,16 @@
 # modules built for it (/modules) and the Debian kernel modules the tests
 # need (/kmod, see guest-modules.sh).
 # KSMPP_ENGINE (ksmpp or ksm) picks the engine the merging tests drive;
-# KSMPP_VM_MEMORY (MiB, default 2048) and KSMPP_VM_TIMEOUT (s; default the
-# line's VM_TIMEOUT, else 240, for each group) size the guest; the line's
+# KSMPP_VM_MEMORY (MiB, default 2048), KSMPP_VM_CPUS (default 2) and
+# KSMPP_VM_TIMEOUT (s; default the line's VM_TIMEOUT, else 240, for each
+# group) size the guest; the line's
 # VM_CMDLINE (in its env file, see kernel.sh) is added to the kernel
 # command line, and so are
 # the NAME=VALUE words of KSMPP_GUEST_ENV: the kernel hands them to /init as
 # environment variables, which the groups see (e.g. KSMPP_TORTURE_SECONDS,
 # KSMPP_STRESS_SEED). A group file
 # whose first lines hold "# vm: numa" gets two NUMA nodes, one CPU and half
-# the memory each.
+# the memory each; "# vm: slab_nomerge" boots with each slab cache apart.
 # QEMU exits 0 even when the guest panics: callers judge the run by the
 # markers in LOG (see scripts/test.sh).
 set -euo pipefail
@@ -107,7 +108,7 @@ vm_options() {
 			"-numa node,nodeid=0,cpus=0,memdev=m0" \
 			"-numa node,nodeid=1,cpus=1,memdev=m1"
 	else
-		echo "-smp 2"
+		echo "-smp ${KSMPP_VM_CPUS:-2}"
 	fi
 }
 
@@ -123,6 +124,9 @@ run() {
 	options=$(vm_options "$groups")
 	if asks "$groups" disks; then
 		options="$options $(disks "$KSMPP_BUILD/$line/disks")"
+	fi
+	if asks "$groups" slab_nomerge; then
+		VM_CMDLINE="${VM_CMDLINE:+$VM_CMDLINE }slab_nomerge"
 	fi
 	if asks "$groups" qemu; then
 		options="$options $(qemu_disk "$line")"

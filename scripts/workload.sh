@@ -60,7 +60,7 @@ workload_module() {
 
 # workload_stage LINE STAGE IMAGEDIR FS: into the initramfs stage
 # directory STAGE of a guest of kernel LINE, made by scripts/vm.sh (which
-# puts vmsim and preadloop in /bin), the guest helpers
+# puts the programs of tests/bench in /bin), the guest helpers
 # (tests/bench/bench-lib.sh, in /tests), and the disk image of IMAGEDIR
 # (workload_image) in /bench: on ext4 with the guest modules that mount it
 # (FS ext4), or as a plain file (FS tmpfs). KSMPP_BUILD is the build tree
@@ -88,7 +88,8 @@ workload_pack() {
 # workload_split LOG DIR RUN: the guest's "KSMPP-BENCH" lines into files
 # under DIR: RUN/CONFIG.csv (header, then one line a second),
 # RUN/CONFIG.summary and RUN/CONFIG.state (the engine's final counters),
-# pread.txt, and every other line into RUN.notes.txt.
+# pread.txt, RUN.points (the scale run's "RUN point ..." lines), and every
+# other line into RUN.notes.txt.
 workload_split() {
 	local log=$1 dir=$2 run=$3
 	sed -n 's/.*KSMPP-BENCH //p' "$log" | awk -v dir="$dir" -v run="$run" '
@@ -98,5 +99,6 @@ workload_split() {
 		$2 == "summary" { f = dir "/" $1 ".summary"; sub(/^[^ ]* +[^ ]* +/, ""); print > f; next }
 		$2 == "state"  { print $3, $4 >> (dir "/" $1 ".state"); next }
 		$1 == "pread"  { print >> (dir "/pread.txt"); next }
+		$2 == "point"  { print >> (dir "/" $1 ".points"); next }
 		{ print >> (dir "/" run ".notes.txt") }'
 }
