@@ -786,13 +786,18 @@ static int ksmpp_unmerge_mm(struct ksmpp_mm *slot, bool foreign, bool interrupti
  */
 #define KSMPP_UNMERGE_ROUNDS	50
 
-/* Forget all processes: nothing is merged any more. */
+/*
+ * Forget all processes: nothing is merged any more. They are found again by
+ * a walk at the next pass start (or hint), whatever opted in meanwhile.
+ */
 static void ksmpp_forget_all(void)
 {
 	struct ksmpp_mm *slot, *next;
 
 	list_for_each_entry_safe(slot, next, &ksmpp_mms, scan_list)
 		ksmpp_mm_unregister(slot);
+	ksmpp_enters_seen.walk = ULONG_MAX;
+	ksmpp_enters_seen.pass[1] = ULONG_MAX;
 	ksmpp_cursor.slot = NULL;
 	ksmpp_unstable_reset(false);
 	ksmpp_count_zero_pages();
