@@ -114,6 +114,7 @@ int main(int argc, char **argv)
 	unsigned long procs = 0, mib = 0, threads = 0, pages, p, started = 0, i;
 	unsigned int percent = 50;
 	int opt, pipefd[2];
+	ssize_t got = 0;
 	pid_t *pids;
 	char c;
 
@@ -158,16 +159,21 @@ int main(int argc, char **argv)
 	close(pipefd[1]);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	for (i = 0; i < started && !stop; i++)
-		if (read(pipefd[0], &c, 1) != 1)
+	for (i = 0; i < started && !stop; i++) {
+		do
+			got = read(pipefd[0], &c, 1);
+		while (got < 0 && errno == EINTR && !stop);
+		if (got != 1)
 			break;
+	}
 	if (i == started) {
 		printf("ready %lu\n", pages * procs);
 		fflush(stdout);
 		while (!stop)
 			pause();
 	} else {
-		fprintf(stderr, "scalesim: %lu of %lu processes started\n", i, started);
+		fprintf(stderr, "scalesim: %lu of %lu processes started (%s)\n", i, started,
+			got < 0 ? strerror(errno) : "one exited");
 	}
 	for (p = 0; p < started; p++)
 		kill(pids[p], SIGKILL);
