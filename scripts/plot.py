@@ -573,8 +573,10 @@ def scale_table(out, lines):
                  "SCALE_WINDOW seconds after SCALE_PASSES passes. ~: KSM's pages estimated "
                  "from its batches, where KSM does not count them. Metadata per page: the least "
                  "and the most over the window (the goal is read from the most): ksmpp's "
-                 "metadata_bytes (in brackets its slab caches' share at the end), KSM's slab "
-                 "caches (rmap items, stable nodes, mm slots).")
+                 "metadata_bytes, KSM's slab caches (rmap items, stable nodes, mm slots), "
+                 "each with the xarray nodes added since the engine started (ksmpp's per-page "
+                 "hashes). In brackets, at the end: ksmpp's slab caches against its "
+                 "metadata_bytes, and its xarray bytes per page.")
     lines.append("")
     for axis, title, unit in SCALE_AXES:
         rows = [p for p in points if p.get("axis") == axis]
@@ -594,8 +596,9 @@ def scale_table(out, lines):
             vs_meta = f"{meta / k[2]:.2f}x" if meta is not None and k and k[2] else "n/a"
             low = (f"{p['meta_min'] / p['tracked']:.1f}-"
                    if "meta_min" in p and p["meta_min"] != p["meta_max"] else "")
-            slab = (f" (slab {p['slab_bytes'] / p['meta_bytes']:.0%})"
-                    if p["engine"] != "ksm" and p.get("meta_bytes") else "")
+            slab = (f" (slab {p['slab_bytes'] / p['own_bytes']:.0%} of metadata_bytes, "
+                    f"xarray {p['xarray_bytes'] / p['tracked']:.1f})"
+                    if p["engine"] != "ksm" and p.get("own_bytes") else "")
             est = "~" if p.get("pages_est") else ""
             lines.append(
                 f"| {p['x']:,} | {p['engine']} | {p['tracked']:,} | "
@@ -641,7 +644,7 @@ def scale_plot(out, png):
             plots.append(f"'{csv}' every ::1 using 1:2 with linespoints lw 2 lc {color} "
                          f"title '{engine}'")
         script.append(f"set xlabel '{unit}'")
-        script.append(f"set title 'CPU per batch as {title} grow'")
+        script.append(f"set title 'CPU per batch against {title}'")
         script.append("set yrange [0:*]")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")

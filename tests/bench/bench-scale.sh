@@ -12,8 +12,9 @@
 # At each point the engine runs until SCALE_PASSES passes are complete (its
 # metadata is then that of all the memory), then its thread's CPU time
 # (schedstat), pages scanned and sleeps (one a batch) are taken over
-# SCALE_WINDOW seconds, metadata each second of it (its least and most;
-# ksmpp's slab caches' bytes at the end, against its metadata_bytes).
+# SCALE_WINDOW seconds, metadata each second of it (its least and most,
+# with the xarray nodes it added; ksmpp's slab caches' bytes at the end,
+# against its metadata_bytes).
 # slab_nomerge keeps each cache apart in /proc/slabinfo. One line a point:
 # "scale point axis=A x=X engine=E key=value...".
 . /tests/bench-lib.sh
@@ -49,13 +50,18 @@ slab_bytes() {
 }
 
 # metadata ENGINE: the engine's metadata bytes now: ksmpp's metadata_bytes,
-# KSM's slab caches (rmap items, stable nodes, mm slots).
+# KSM's slab caches (rmap items, stable nodes, mm slots); for both, plus the
+# xarray nodes added since the engine started (radix_before): ksmpp keeps
+# each page's last content hash in an xarray, which metadata_bytes leaves
+# out (scalesim does no file I/O, so the page cache's stay put).
 metadata() {
+	local own
 	if [ "$1" = ksm ]; then
-		slab_bytes ksm_rmap_item ksm_stable_node ksm_mm_slot
+		own=$(slab_bytes ksm_rmap_item ksm_stable_node ksm_mm_slot)
 	else
-		counter "$1" metadata_bytes
+		own=$(counter "$1" metadata_bytes)
 	fi
+	echo $((own + $(slab_bytes radix_tree_node) - radix_before))
 }
 
 # sample ENGINE PID: "cpu_ns pages sleeps" of the engine now; pages is 0
@@ -75,7 +81,7 @@ passes_done() { [ "$(($(counter "$1" full_scans) - passes_base))" -ge "$SCALE_PA
 # SCALE_PASSES passes are complete (within SCALE_PASS_TIMEOUT seconds).
 measure() {
 	local axis=$1 x=$2 engine=$3 tracked=$4 pid left=$SCALE_PASS_TIMEOUT a pages
-	local meta meta_min meta_max slab
+	local meta meta_min meta_max slab xarray
 	pid=$(scanner_pid "$engine")
 	while ! passes_done "$engine" && [ "$left" -gt 0 ]; do
 		sleep 1
@@ -95,7 +101,7 @@ measure() {
 	done
 	# shellcheck disable=SC2086
 	set -- $a $(sample "$engine" "$pid")
-	slab=$meta
+	slab=$meta xarray=$(($(slab_bytes radix_tree_node) - radix_before))
 	[ "$engine" = ksm ] || slab=$(slab_bytes ksmpp_node ksmpp_item ksmpp_unstable)
 	# Without KSM's count: pages_to_scan a batch (ksmd ends a batch early
 	# only at a pass's end).
@@ -104,6 +110,7 @@ measure() {
 	say "scale point axis=$axis x=$x engine=$engine cpus=$cpus tracked=$tracked" \
 		"cpu_ns=$(($4 - $1)) pages=$pages sleeps=$(($6 - $3)) window_s=$SCALE_WINDOW" \
 		"meta_min=$meta_min meta_max=$meta_max meta_bytes=$meta slab_bytes=$slab" \
+		"xarray_bytes=$xarray own_bytes=$(($(metadata "$engine") - xarray))" \
 		"walks=$(counter "$engine" process_walks)"
 }
 
@@ -128,6 +135,7 @@ point() {
 	fi
 	passes_base=0
 	[ "$engine" = ksm ] && passes_base=$(counter ksm full_scans)
+	radix_before=$(slab_bytes radix_tree_node)
 	# shellcheck disable=SC2046
 	engine_on $(engine_for "$engine") pages_to_scan="$SCALE_PAGES_TO_SCAN"
 	measure "$axis" "$x" "$engine" "$tracked"
