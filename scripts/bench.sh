@@ -246,10 +246,10 @@ run_outputs() {
 	esac
 }
 
-# guests_of RUN: the CPU counts of the run's guests (scale: one guest per
-# count of BENCH_SCALE_CPUS), or one empty word: a single guest of 2 CPUs.
+# guests_of RUN: the CPU counts of the run's guests: one guest per count of
+# BENCH_SCALE_CPUS for scale, else a single guest of 2 CPUs.
 guests_of() {
-	if [ "$1" = scale ]; then echo "$BENCH_SCALE_CPUS"; else echo ""; fi
+	if [ "$1" = scale ]; then echo "$BENCH_SCALE_CPUS"; else echo 2; fi
 }
 
 # memory_for RUN CPUS: the guest's RAM (MiB): enough for the largest point
@@ -302,10 +302,11 @@ for line in $lines; do
 		sampler=$!
 		trap 'kill "$sampler" 2>/dev/null || true' EXIT
 		rm -f "$out/$run.notes.txt"
-		for guest in $(guests_of "$run"); do
-			log="$out/$run${guest:+-$guest}.log"
+		for cpus in $(guests_of "$run"); do
+			log="$out/$run.log"
+			[ "$run" = scale ] && log="$out/$run-$cpus.log"
 			KSMPP_BUILD=$vm_build KSMPP_VM_TIMEOUT=$(timeout_for "$run") \
-				KSMPP_VM_CPUS=${guest:-2} KSMPP_VM_MEMORY=$(memory_for "$run" "$guest") \
+				KSMPP_VM_CPUS=$cpus KSMPP_VM_MEMORY=$(memory_for "$run" "$cpus") \
 				"$KSMPP_TOP/scripts/vm.sh" run "$line" "bench-$run" "$log"
 			workload_split "$log" "$out" "$run"
 			grep -q KSMPP-END "$log" ||
