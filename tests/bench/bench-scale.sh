@@ -119,9 +119,12 @@ measure() {
 point() {
 	local axis=$1 x=$2 procs=$3 mib=$4 threads=$5 engine=$6 sim tracked left=600
 	engines_off
+	# Gone first: the shell truncates it in the child, maybe after the
+	# check below has read the last point's "ready".
+	rm -f /tmp/scalesim.out
 	scalesim -n "$procs" -m "$mib" -T "$threads" > /tmp/scalesim.out &
 	sim=$!
-	while ! grep -q '^ready' /tmp/scalesim.out && kill -0 $sim 2>/dev/null &&
+	while ! grep -q '^ready' /tmp/scalesim.out 2>/dev/null && kill -0 $sim 2>/dev/null &&
 	      [ $left -gt 0 ]; do
 		sleep 1
 		left=$((left - 1))
