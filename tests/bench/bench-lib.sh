@@ -21,18 +21,30 @@ engines_off() {
 	echo 0 > $KSM_SYSFS/run
 }
 
-# scanner_cpu_ns ENGINE: the CPU time of the engine's thread (ksmd,
-# ksmppd) so far, from /proc/PID/schedstat; 0 if there is none.
-scanner_cpu_ns() {
+# scanner_pid ENGINE: the pid of the engine's thread (ksmd, ksmppd); none
+# if there is none.
+scanner_pid() {
 	local name=ksmd f
 	[ "$1" = ksm ] || name=ksmppd
 	for f in /proc/[0-9]*/comm; do
 		if [ "$(cat "$f" 2>/dev/null)" = $name ]; then
-			cut -d' ' -f1 "${f%comm}schedstat"
+			f=${f%/comm}
+			echo "${f#/proc/}"
 			return
 		fi
 	done
-	echo 0
+}
+
+# scanner_cpu_ns ENGINE: the CPU time of the engine's thread so far, from
+# /proc/PID/schedstat; 0 if there is none.
+scanner_cpu_ns() {
+	local pid
+	pid=$(scanner_pid "$1")
+	if [ -n "$pid" ]; then
+		cut -d' ' -f1 "/proc/$pid/schedstat"
+	else
+		echo 0
+	fi
 }
 
 # engine_on ENGINE [PARAM=VALUE...]: start kernel KSM (ksm) or load ksmpp,

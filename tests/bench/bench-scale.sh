@@ -21,19 +21,6 @@
 
 cpus=$(grep -c ^processor /proc/cpuinfo)
 
-# scanner_pid ENGINE: the pid of ksmd or ksmppd.
-scanner_pid() {
-	local name=ksmd f
-	[ "$1" = ksm ] || name=ksmppd
-	for f in /proc/[0-9]*/comm; do
-		if [ "$(cat "$f" 2>/dev/null)" = $name ]; then
-			f=${f%/comm}
-			echo "${f#/proc/}"
-			return
-		fi
-	done
-}
-
 # counter ENGINE NAME: one of the engine's counters; empty if it has none.
 counter() {
 	if [ "$1" = ksm ]; then
