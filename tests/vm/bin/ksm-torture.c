@@ -30,7 +30,9 @@
  * OP_TIMEOUT_S is a hang, a failure. The program exits 0 only without
  * mismatches, hangs, and workers or actors that died or failed.
  * Environment: KSMPP_TORTURE_CGROUP, a cgroup v2 directory with the memory
- * controller to run in (for memory.reclaim; none without it);
+ * controller for the workers to run in (for memory.reclaim; none without
+ * it): the actors and the watcher stay outside, so that reclaim never
+ * pages out the program that times the operations;
  * KSMPP_TORTURE_OP_TIMEOUT, OP_TIMEOUT_S in seconds (default 30); KSMPP_KO,
  * the module (default /modules/ksmpp.ko).
  */
@@ -171,7 +173,7 @@ struct actor_slot {
 static struct shared {
 	uint64_t seed;
 	bool ksmpp;			/* the engine is the module */
-	bool reclaim;			/* in a memory cgroup */
+	bool reclaim;			/* workers in a memory cgroup */
 	_Atomic int round, pause, stop_actors, stop_workers, serials, merge_any_said;
 	_Atomic long mismatches, failures, hangs, steps, checks;
 	struct worker_slot workers[WORKERS];
@@ -781,6 +783,14 @@ static void worker_main(unsigned int w)
 	me.rng = sh->seed ^ ((uint64_t)me.serial << 40);
 	rng_next(&me.rng);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (sh->reclaim) {
+		char path[256], text[32];
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", getenv("KSMPP_TORTURE_CGROUP"));
+		snprintf(text, sizeof(text), "%d", (int)getpid());
+		if (write_file(path, text))
+			die("worker %u: cannot move into %s", w, path);
+	}
 	if (w == 0) {
 		/* The whole process opts in, no madvise (kernels from 6.4 on). */
 		int err = prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) ? errno : 0;
@@ -1511,7 +1521,6 @@ static bool wait_ended(bool actors)
 int main(int argc, char **argv)
 {
 	unsigned int seconds, i;
-	const char *cgroup = getenv("KSMPP_TORTURE_CGROUP");
 	uint64_t end;
 	int rounds = 0;
 	bool stuck = false;
@@ -1530,15 +1539,7 @@ int main(int argc, char **argv)
 	    (unsigned long long)sh->seed, prog, seconds, (unsigned long long)sh->seed,
 	    engine_name(), WORKERS, ACTORS, ROUND_MS);
 	atomic_store(&sh->round, 1);
-	if (cgroup) {
-		char path[256], text[32];
-
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-		snprintf(text, sizeof(text), "%d", (int)getpid());
-		if (write_file(path, text))
-			die("cannot move into %s", path);
-		sh->reclaim = true;
-	}
+	sh->reclaim = getenv("KSMPP_TORTURE_CGROUP") != NULL;
 	make_data_file();
 	/*
 	 * Kernel KSM, when an actor starts it, merges at a good rate too, in
