@@ -51,6 +51,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cgroup.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/cred.h>
 #include <linux/delay.h>
@@ -483,12 +484,22 @@ static long ksmpp_drain_this_cpu(void *unused)
  * in a per-CPU LRU batch, whose reference would fail the merge. The I/O
  * faulted it in on its own CPU, most likely @cpu: drain that CPU's batches
  * alone, once per batch of visits, and every CPU's only if the page is
- * still not on the LRU (the reader moved, or the page is isolated).
+ * still not on the LRU (the reader moved, the page is isolated, or @cpu
+ * is offline: hotplug is held off while the work runs there).
  */
 static void ksmpp_drain_lru(struct page *page, unsigned int cpu)
 {
+	bool drained = false;
+
 	if (!cpumask_test_and_set_cpu(cpu, &ksmpp_drained.cpus)) {
-		work_on_cpu(cpu, ksmpp_drain_this_cpu, NULL);
+		cpus_read_lock();
+		if (cpu_online(cpu)) {
+			work_on_cpu(cpu, ksmpp_drain_this_cpu, NULL);
+			drained = true;
+		}
+		cpus_read_unlock();
+	}
+	if (drained) {
 		ksmpp_stats.lru_drains_cpu++;
 		if (PageLRU(page))
 			return;
