@@ -167,7 +167,6 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 	WRITE_ONCE(slot->hint.mm, hint->mm);
 	WRITE_ONCE(slot->hint.start, hint->start);
 	WRITE_ONCE(slot->hint.len, hint->len);
-	WRITE_ONCE(slot->hint.time_ns, hint->time_ns);
 	WRITE_ONCE(slot->hint.tgid, hint->tgid);
 	WRITE_ONCE(slot->hint.cpu, hint->cpu);
 	WRITE_ONCE(slot->hint.source, hint->source);
@@ -189,7 +188,6 @@ static bool ksmpp_hint_ring_read(const struct ksmpp_hint_ring *ring, u64 seq,
 	hint.mm = READ_ONCE(slot->hint.mm);
 	hint.start = READ_ONCE(slot->hint.start);
 	hint.len = READ_ONCE(slot->hint.len);
-	hint.time_ns = READ_ONCE(slot->hint.time_ns);
 	hint.tgid = READ_ONCE(slot->hint.tgid);
 	hint.cpu = READ_ONCE(slot->hint.cpu);
 	hint.source = READ_ONCE(slot->hint.source);

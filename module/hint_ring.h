@@ -21,7 +21,6 @@ struct ksmpp_hint {
 	struct mm_struct *mm;	/* identity only: the ring never dereferences it */
 	unsigned long start;	/* user address the I/O moved data to or from */
 	unsigned long len;	/* bytes actually moved */
-	u64 time_ns;		/* when the I/O completed (caller's clock) */
 	pid_t tgid;		/* process, for debugging output */
 	u16 cpu;		/* where the I/O completed */
 	u8 source;		/* enum ksmpp_hint_source, opaque to the ring */

@@ -57,7 +57,6 @@
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
-#include <linux/timekeeping.h>
 #include <linux/uio.h>
 #include <linux/utsname.h>
 
@@ -125,7 +124,6 @@ static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 		.mm = current->mm,
 		.start = start,
 		.len = len,
-		.time_ns = ktime_get_mono_fast_ns(),
 		.tgid = current->tgid,
 		.cpu = raw_smp_processor_id(),
 		.source = source,

@@ -26,7 +26,6 @@ static struct ksmpp_hint make_hint(u64 seq)
 	h.mm = (struct mm_struct *)(uintptr_t)(0xffff888000000000ULL + seq * 64);
 	h.start = 0x7f0000000000UL + seq * 4096;
 	h.len = 4096 + seq;
-	h.time_ns = 1000000000ULL + seq * 7;
 	h.tgid = (pid_t)(100 + seq);
 	h.cpu = (u16)(seq * 5 + 2);
 	h.source = (u8)(seq * 3 + 1);
@@ -50,7 +49,6 @@ static void assert_hint_is(const struct ksmpp_hint *got, u64 seq)
 	assert_ptr_equal(got->mm, want.mm);
 	assert_int_equal(got->start, want.start);
 	assert_int_equal(got->len, want.len);
-	assert_int_equal(got->time_ns, want.time_ns);
 	assert_int_equal(got->tgid, want.tgid);
 	assert_int_equal(got->cpu, want.cpu);
 	assert_int_equal(got->source, want.source);
@@ -120,7 +118,6 @@ static void test_push_pop_one(void **state)
 	in.mm = (struct mm_struct *)(uintptr_t)0xffff88810badc0deULL;
 	in.start = 0x7ffd12345000UL;
 	in.len = 123456;
-	in.time_ns = 0xfedcba9876543210ULL;
 	in.tgid = 4242;
 	in.cpu = 0x1234;
 	in.source = 0xa5;
@@ -132,7 +129,6 @@ static void test_push_pop_one(void **state)
 	assert_ptr_equal(out.mm, in.mm);
 	assert_int_equal(out.start, in.start);
 	assert_int_equal(out.len, in.len);
-	assert_int_equal(out.time_ns, in.time_ns);
 	assert_int_equal(out.tgid, in.tgid);
 	assert_int_equal(out.cpu, in.cpu);
 	assert_int_equal(out.source, in.source);
@@ -353,8 +349,8 @@ static void test_interval_stack_overflow(void **state)
 
 /*
  * Multi-producer stress.  Hint n of producer id carries key = id << 32 | n
- * in time_ns, and every other field is a different hash of key, so a hint
- * torn between two writers cannot pass stress_decode().
+ * in len, and every other field is a different hash of key, so a hint torn
+ * between two writers cannot pass stress_decode().
  */
 #define STRESS_MAX_PRODUCERS	8
 #define STRESS_TGID_BASE	1000
@@ -388,10 +384,9 @@ static void stress_encode(struct ksmpp_hint *h, unsigned int id, u32 n)
 {
 	u64 key = (u64)id << 32 | n;
 
-	h->time_ns = key;
+	h->len = (unsigned long)key;
 	h->tgid = (pid_t)(STRESS_TGID_BASE + id);
 	h->start = (unsigned long)mix64(key);
-	h->len = (unsigned long)mix64(key ^ 0x1111111111111111ULL);
 	h->mm = (struct mm_struct *)(uintptr_t)mix64(key ^ 0x2222222222222222ULL);
 	h->source = (u8)mix64(key ^ 0x3333333333333333ULL);
 	h->cpu = (u16)mix64(key ^ 0x4444444444444444ULL);
@@ -402,8 +397,8 @@ static bool stress_decode(const struct stress_cfg *cfg,
 {
 	struct ksmpp_hint want;
 
-	*id = (unsigned int)(h->time_ns >> 32);
-	*n = (u32)h->time_ns;
+	*id = (unsigned int)((u64)h->len >> 32);
+	*n = (u32)h->len;
 	if (*id >= cfg->producers || *n >= cfg->per_producer)
 		return false;
 	memset(&want, 0, sizeof(want));
