@@ -911,8 +911,13 @@ static void migrate_pages(struct worker_slot *slot);
  */
 static void reclaim(void)
 {
-	/* Less than the workers hold: more would go on as they read it back. */
-	static const char *const amounts[] = { "1M", "4M", "16M" };
+	/*
+	 * Less than the workers hold: more would go on as they read it back.
+	 * And small: a reclaim to zram never sleeps, so while it runs it holds
+	 * up RCU-tasks grace periods (rmmod's ftrace unregistration); on a
+	 * busy host under TCG one of 16M took over 30 s.
+	 */
+	static const char *const amounts[] = { "256K", "1M", "4M" };
 	struct worker_slot *slot;
 	char path[256];
 
