@@ -252,10 +252,10 @@ static struct {
 
 /*
  * Register every process that opted into merging and is not known yet, and
- * note who each one is now (ksmpp_mm_identify()). A process's threads share
- * its mm: the first thread that still has one (its leader, unless that
- * exited first) stands for them all, so a walk costs one look per process,
- * not per thread.
+ * note who it is (ksmpp_identify_mms() notes the known ones again). A
+ * process's threads share its mm: the first thread that still has one (its
+ * leader, unless that exited first) stands for them all, so a walk costs
+ * one look per process, not per thread.
  */
 static void ksmpp_discover_mms(void)
 {
@@ -272,8 +272,9 @@ static void ksmpp_discover_mms(void)
 		for_each_thread(g, t) {
 			task_lock(t);
 			mm = t->mm;
-			if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users)) {
-				slot = ksmpp_mm_lookup(mm) ?: ksmpp_mm_register(mm);
+			if (mm && ksmpp_mm_mergeable(mm) && atomic_read(&mm->mm_users) &&
+			    !ksmpp_mm_lookup(mm)) {
+				slot = ksmpp_mm_register(mm);
 				if (slot)
 					ksmpp_mm_identify(slot, t);
 				else
@@ -296,21 +297,13 @@ static void ksmpp_discover_mms_since(unsigned long enters)
 }
 
 /*
- * At a pass start: find the processes that opted in since the pass start
- * before the last one (a child opts in before it is on the task list, so
- * each opt-in is looked for at two pass starts), then note who each known
- * process is now, from its mm's owner (kept while the mm has none: its
- * last thread is exiting).
+ * Note who each known process is now, from its mm's owner (kept while the
+ * mm has none: its last thread is exiting).
  */
-static void ksmpp_refresh_mms(void)
+static void ksmpp_identify_mms(void)
 {
-	unsigned long enters = ksmpp_ksm_enters_now();
 	struct task_struct *owner;
 	struct ksmpp_mm *slot;
-
-	ksmpp_discover_mms_since(ksmpp_enters_seen.pass[1]);
-	ksmpp_enters_seen.pass[1] = ksmpp_enters_seen.pass[0];
-	ksmpp_enters_seen.pass[0] = enters;
 
 	rcu_read_lock();
 	list_for_each_entry(slot, &ksmpp_mms, scan_list) {
@@ -319,6 +312,21 @@ static void ksmpp_refresh_mms(void)
 			ksmpp_mm_identify(slot, owner);
 	}
 	rcu_read_unlock();
+}
+
+/*
+ * At a pass start: find the processes that opted in since the pass start
+ * before the last one (a child opts in before it is on the task list, so
+ * each opt-in is looked for at two pass starts), and note who each is now.
+ */
+static void ksmpp_refresh_mms(void)
+{
+	unsigned long enters = ksmpp_ksm_enters_now();
+
+	ksmpp_discover_mms_since(ksmpp_enters_seen.pass[1]);
+	ksmpp_enters_seen.pass[1] = ksmpp_enters_seen.pass[0];
+	ksmpp_enters_seen.pass[0] = enters;
+	ksmpp_identify_mms();
 }
 
 /* Take ksmpp_lock, ending the batch under way early (run, resizes). */
@@ -1035,8 +1043,7 @@ int ksmpp_set_merge_scope(unsigned long scope)
 		WRITE_ONCE(ksmpp_merge_scope, scope);
 		if (ksmpp_ready) {
 			ksmpp_discover_mms();
-			list_for_each_entry(slot, &ksmpp_mms, scan_list)
-				slot->scope = ksmpp_scope_key(slot);
+			ksmpp_identify_mms();
 			ksmpp_rescope_nodes();
 			ksmpp_unstable_reset(false);
 			list_for_each_entry(slot, &ksmpp_mms, scan_list)
