@@ -489,6 +489,15 @@ int write_file(const char *path, const char *text)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+int cgroup_enter(const char *dir, pid_t pid)
+{
+	char path[256], text[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	return write_file(path, text);
+}
+
 long read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY);

@@ -179,6 +179,8 @@ long shadowed_diff(const struct shadowed *s, size_t i);
 
 /* Write TEXT to the file PATH; 0 or -errno. */
 int write_file(const char *path, const char *text);
+/* Move process PID into cgroup v2 directory DIR; 0 or -errno. */
+int cgroup_enter(const char *dir, pid_t pid);
 /* Read a file into BUF (NUL-terminated); bytes read or -errno. */
 long read_file(const char *path, char *buf, size_t size);
 

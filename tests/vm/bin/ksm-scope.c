@@ -97,14 +97,11 @@ static void set_uid(struct pool *pool, unsigned int w, long uid)
 /* Worker W moves into cgroup DIR. */
 static void set_cgroup(struct pool *pool, unsigned int w, const char *dir)
 {
-	char path[128], pid[32];
 	int err;
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		die("mkdir %s: %s", dir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	snprintf(pid, sizeof(pid), "%d", (int)pool_pid(pool, w));
-	err = write_file(path, pid);
+	err = cgroup_enter(dir, pool_pid(pool, w));
 	if (err)
 		die("worker %u into %s: %s", w, dir, strerror(-err));
 }

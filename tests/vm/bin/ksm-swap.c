@@ -51,10 +51,8 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		die("usage: %s CGROUP", prog);
 	say("merged pages out to swap and back (engine %s)", engine_name());
-	snprintf(path, sizeof(path), "%s/cgroup.procs", argv[1]);
-	snprintf(text, sizeof(text), "%d", (int)getpid());
-	if (write_file(path, text))
-		die("cannot move into %s", path);
+	if (cgroup_enter(argv[1], getpid()))
+		die("cannot move into %s", argv[1]);
 	stop_engine_at_exit();
 	pool = pool_create();
 

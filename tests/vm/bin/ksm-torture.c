@@ -784,12 +784,10 @@ static void worker_main(unsigned int w)
 	rng_next(&me.rng);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (sh->reclaim) {
-		char path[256], text[32];
+		const char *cgroup = getenv("KSMPP_TORTURE_CGROUP");
 
-		snprintf(path, sizeof(path), "%s/cgroup.procs", getenv("KSMPP_TORTURE_CGROUP"));
-		snprintf(text, sizeof(text), "%d", (int)getpid());
-		if (write_file(path, text))
-			die("worker %u: cannot move into %s", w, path);
+		if (cgroup_enter(cgroup, getpid()))
+			die("worker %u: cannot move into %s", w, cgroup);
 	}
 	if (w == 0) {
 		/* The whole process opts in, no madvise (kernels from 6.4 on). */
