@@ -134,14 +134,18 @@ kernel_bad_lines() { kernel_log "$1" | grep -E "$KERNEL_BAD" | grep -vF "$KERNEL
 
 # kernel_bad_context LOG: the console around the first line of LOG that
 # fails a run, which says what the kernel was reporting (a stack dump's
-# heading does not fail a run by itself).
+# heading does not fail a run by itself). Every stage reads its input to
+# the end: one that stopped early (grep -m) would end the others with
+# SIGPIPE, and pipefail would make this fail.
 kernel_bad_context() {
-	kernel_log "$1" | grep -vF "$KERNEL_FINE" | grep -E -m 1 -B 10 -A 3 "$KERNEL_BAD"
+	kernel_log "$1" | grep -vF "$KERNEL_FINE" | grep -E -B 10 -A 3 "$KERNEL_BAD" |
+		sed '/^--$/,$d'
 }
 
 # kernel_bad_stacks LOG: each stack dump from the first line of LOG that
 # fails a run (or the first RCU stall report) on, on a line of its own:
-# whose it is, where it was (RIP) and its reliable frames, innermost first.
+# whose it is, where it was (RIP) and its reliable frames, innermost first,
+# without those of the interrupt that dumped it.
 # A stall or lockup report dumps every CPU; these lines say in a few lines
 # what each was doing.
 kernel_bad_stacks() {
@@ -157,7 +161,9 @@ kernel_bad_stacks() {
 		/^task:/ { flush(); who = substr($1, 6); next }
 		who != "" && /^RIP: [0-9]+:/ {
 			rip = $2; sub(/^[0-9]+:/, "", rip); sub(/\+0x.*/, "", rip); next }
-		who != "" && /^ *[a-z_][a-z_0-9.]*\+0x/ && n < 12 {
+		/<IRQ>/ { in_irq = 1 }
+		/<\/IRQ>/ { in_irq = 0 }
+		who != "" && !in_irq && /^ *[a-z_][a-z_0-9.]*\+0x/ && n < 12 {
 			f = $1; sub(/\+0x.*/, "", f); frames = frames " " f; n++; next }
 		who != "" && /<\/TASK>/ { flush() }
 		END { flush() }'
