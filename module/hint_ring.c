@@ -48,7 +48,9 @@
  *
  * Newest first.  The consumer keeps a fixed stack of pending, disjoint
  * sequence intervals [lo, hi), newest on top.  Each pop first pushes
- * [last_head, head) if head moved, then takes sequence numbers from the
+ * [last_head, head) if head moved (head capped by hold_back: a hint
+ * recorded as its I/O begins is taken only once the consumer has been
+ * through a whole batch since), then takes sequence numbers from the
  * top interval's hi end downwards, so newer bursts are served first but
  * older, still unread bursts are not forgotten.  Anything below
  * head - size has been (or is being) overwritten: such parts of intervals
@@ -68,6 +70,7 @@
 #include <linux/atomic.h>
 #include <linux/cache.h>
 #include <linux/compiler.h>
+#include <linux/limits.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/slab.h>
@@ -96,6 +99,8 @@ struct ksmpp_hint_ring {
 
 	/* Consumer only (counters also read locklessly by stats readers). */
 	u64 last_head ____cacheline_aligned_in_smp; /* head seen by last pop */
+	u64 ready;			/* pop takes sequence numbers below this */
+	u64 marked;			/* head at the last hold_back */
 	u64 consumed;			/* hints returned by pop */
 	u64 dropped;			/* hints discarded without returning them */
 	unsigned int depth;		/* intervals in use in stack[] */
@@ -129,6 +134,7 @@ struct ksmpp_hint_ring *ksmpp_hint_ring_alloc(unsigned int size)
 		return NULL;
 	}
 	ring->size = size;
+	ring->ready = U64_MAX;
 	atomic64_set(&ring->head, 0);
 	atomic64_set(&ring->contended, 0);
 	return ring;
@@ -217,16 +223,24 @@ static u64 ksmpp_hint_ring_add_interval(struct ksmpp_hint_ring *ring,
 	return dropped;
 }
 
+/* Consumer only. */
+void ksmpp_hint_ring_hold_back(struct ksmpp_hint_ring *ring)
+{
+	ring->ready = ring->marked;
+	ring->marked = (u64)atomic64_read(&ring->head);
+}
+
 /* Single consumer only (callers serialise); never blocks. */
 bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out)
 {
-	u64 head = (u64)atomic64_read(&ring->head);
+	u64 pushed = (u64)atomic64_read(&ring->head);
 	/* Slots of sequence numbers below this were claimed again since. */
-	u64 oldest = head > ring->size ? head - ring->size : 0;
+	u64 oldest = pushed > ring->size ? pushed - ring->size : 0;
+	u64 head = min(pushed, ring->ready);
 	u64 dropped = 0;
 	bool found = false;
 
-	if (head != ring->last_head) {
+	if (head > ring->last_head) {
 		dropped += ksmpp_hint_ring_add_interval(ring, ring->last_head,
 							head);
 		ring->last_head = head;

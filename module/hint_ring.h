@@ -20,9 +20,9 @@ struct ksmpp_hint_ring;
 struct ksmpp_hint {
 	struct mm_struct *mm;	/* identity only: the ring never dereferences it */
 	unsigned long start;	/* user address the I/O moved data to or from */
-	unsigned long len;	/* bytes actually moved */
+	unsigned long len;	/* bytes the I/O moves */
 	pid_t tgid;		/* process, for debugging output */
-	u16 cpu;		/* where the I/O completed */
+	u16 cpu;		/* where the I/O began */
 	u8 source;		/* enum ksmpp_hint_source, opaque to the ring */
 };
 
@@ -34,6 +34,11 @@ void ksmpp_hint_ring_free(struct ksmpp_hint_ring *ring);
 /* Any context (preempt-off, softirq, hardirq); lock-free, never blocks or allocates. */
 void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 			  const struct ksmpp_hint *hint);
+/*
+ * Consumer only: from now on pop only hints pushed before the previous
+ * call (none before the first two calls bar those of a new ring).
+ */
+void ksmpp_hint_ring_hold_back(struct ksmpp_hint_ring *ring);
 /* Single consumer only: newest pending hint to @out; false (@out untouched) if none. */
 bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out);
 /* Consumer only: the @n-th newest unread hint, n < ksmpp_hint_ring_unread(). */

@@ -605,6 +605,9 @@ static unsigned int ksmpp_scan_hints(unsigned int budget)
 
 	cpumask_clear(&ksmpp_drained.cpus);
 	ksmpp_drained.all = false;
+	/* Hints come as their I/O begins: those of the last batch's time wait. */
+	if (ring)
+		ksmpp_hint_ring_hold_back(ring);
 
 	while (ring && used < budget && !ksmpp_batch_must_end()) {
 		if (!ksmpp_hint_cursor.slot && !ksmpp_next_hint(ring, &discovered))

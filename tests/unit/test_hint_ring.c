@@ -221,6 +221,35 @@ static void test_interleaved_order(void **state)
 	ksmpp_hint_ring_free(ring);
 }
 
+/*
+ * After hold_back, pop takes only hints pushed before the hold_back before
+ * it: the scanner's batches see a hint one whole batch after its push.
+ */
+static void test_hold_back(void **state)
+{
+	static const u64 a[] = { 2, 1, 0 };
+	static const u64 b[] = { 4, 3 };
+	struct ksmpp_hint_ring *ring = ksmpp_hint_ring_alloc(16);
+	struct ksmpp_hint h;
+	u64 next = 0;
+
+	(void)state;
+	assert_non_null(ring);
+	push_seqs(ring, &next, 3);		/* 0..2, before batch 1 */
+	ksmpp_hint_ring_hold_back(ring);	/* batch 1: none is ready */
+	assert_false(ksmpp_hint_ring_pop(ring, &h));
+	push_seqs(ring, &next, 2);		/* 3..4, during batch 1 */
+	ksmpp_hint_ring_hold_back(ring);	/* batch 2: those before batch 1 */
+	pop_expect(ring, a, 3);
+	assert_false(ksmpp_hint_ring_pop(ring, &h));
+	assert_counters(ring, 5, 3, 0, 2);
+	ksmpp_hint_ring_hold_back(ring);	/* batch 3: those of batch 1 */
+	pop_expect(ring, b, 2);
+	pop_expect_empty(ring);
+	assert_counters(ring, 5, 5, 0, 0);
+	ksmpp_hint_ring_free(ring);
+}
+
 /* Peek lists the pending hints in pop order, consuming nothing. */
 static void test_peek_pending(void **state)
 {
@@ -598,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_pop_empty),
 		cmocka_unit_test(test_overwrite_keeps_newest),
 		cmocka_unit_test(test_interleaved_order),
+		cmocka_unit_test(test_hold_back),
 		cmocka_unit_test(test_peek_pending),
 		cmocka_unit_test(test_unread_counts_lost),
 		cmocka_unit_test(test_stale_interval_clamped),

@@ -4,5 +4,8 @@
 #define _KSHIM_LINUX_LIMITS_H
 
 #include <limits.h>
+#include <stdint.h>
+
+#define U64_MAX	UINT64_MAX
 
 #endif
