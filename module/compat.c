@@ -132,10 +132,15 @@ static int ksmpp_resolve_kallsyms(void)
 	return 0;
 }
 
-/* Can sleep; only after ksmpp_resolve_symbols() succeeded. */
+/* Can sleep; only after ksmpp_resolve_symbols() succeeded. 0: none. */
+unsigned long ksmpp_symbol_address(const char *name)
+{
+	return static_call(ksmpp_kallsyms_lookup_name)(name);
+}
+
 bool ksmpp_symbol_exists(const char *name)
 {
-	return static_call(ksmpp_kallsyms_lookup_name)(name) != 0;
+	return ksmpp_symbol_address(name) != 0;
 }
 
 /* Where kernel symbol @name starts (checked); 0 if it has none. */

@@ -10,6 +10,7 @@
 #ifndef _KSMPP_COMPAT_H
 #define _KSMPP_COMPAT_H
 
+#include <linux/ftrace.h>
 #include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -171,7 +172,31 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
  */
 #define KSMPP_SPLIT_CLONE(fn)	#fn ".part.0"
 
-/* The running kernel has a symbol @name (function or variable). */
+/*
+ * An ftrace callback's view of the traced call. Without SAVE_REGS, x86's
+ * ftrace_caller saves the argument registers (DYNAMIC_FTRACE_WITH_ARGS);
+ * 6.12 reads them with ftrace_regs_get_argument(), while 6.1's struct
+ * ftrace_regs is a plain pt_regs and names the setter of the return
+ * address ftrace_instruction_pointer_set().
+ */
+#ifdef ftrace_regs_get_argument
+#define ksmpp_ftrace_arg(fregs, n)	ftrace_regs_get_argument(fregs, n)
+#else
+#define ksmpp_ftrace_arg(fregs, n)	regs_get_kernel_argument(&(fregs)->regs, n)
+#endif
+#ifdef ftrace_instruction_pointer_set
+#define ftrace_regs_set_instruction_pointer(fregs, ip) \
+	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#define KSMPP_FTRACE_ARGS_FLAGS		0
+#else
+#define KSMPP_FTRACE_ARGS_FLAGS		FTRACE_OPS_FL_SAVE_REGS
+#endif
+
+/* The running kernel's symbol @name (function or variable), or 0. */
+unsigned long ksmpp_symbol_address(const char *name);
+/* The running kernel has a symbol @name. */
 bool ksmpp_symbol_exists(const char *name);
 
 /* KSM's run_store(), found through /sys/kernel/mm/ksm/run (ksm_guard.c). */

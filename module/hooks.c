@@ -5,10 +5,10 @@
  * DOC: Hooks
  *
  * When a process that opted into merging moves file data into or out of its
- * own memory, the user range it used is a prime candidate for duplicates:
- * page cache content now also lives in anonymous memory. A kretprobe on
- * each function that copies between the page cache (or a device, for
- * direct I/O) and a user iov_iter records that range as a hint:
+ * own memory, the user range it uses is a prime candidate for duplicates:
+ * page cache content then also lives in anonymous memory. A hook at the
+ * entry of each function that copies between the page cache (or a device,
+ * for direct I/O) and a user iov_iter records that range as a hint:
  *
  *	filemap_read			buffered reads (ext4, xfs, btrfs, vfat,
  *					block devices, ...), from read, pread,
@@ -33,26 +33,41 @@
  * btrfs_buffered_write() (a module function), and io_uring's fixed
  * buffers, which reach the hooks as kernel page vectors.
  *
- * The entry handler keeps a copy of the iov_iter (its iovec array is kernel
- * memory); the return handler reads how far the caller's iterator advanced:
- * that is how many bytes actually moved (for queued direct I/O, the bytes
- * submitted). Each iovec segment becomes a hint in the lossy ring, or one
- * run of segments adjacent in user memory does. Hint ranges are
- * byte-exact: pages only partly covered are partial, and the scanner
- * visits only a range's whole pages. Only
- * user-backed iterators of processes whose mm has MMF_VM_MERGEABLE count;
- * kernel threads and kernel-internal I/O are ignored at entry, at the cost
- * of one flag test.
+ * Hooks see only a call's entry: no return hook, whose trampoline costs
+ * more than the rest and puts its address on the caller's stack. At entry
+ * the iterator holds the user range the call is about to fill or drain: a
+ * buffered read fills at most up to the end of the file (the iocb's
+ * position against the file's size), a direct transfer or a write all of
+ * it. A call that moves less (an error, a signal, a short device) leaves a
+ * hint on memory it did not fill: a wasted visit, since merging compares
+ * contents. A read's hint exists before its data does, so the scanner
+ * takes only hints pushed before its previous batch began
+ * (ksmpp_hint_ring_hold_back()).
  *
- * Handlers run with preemption disabled: they never sleep, never allocate,
- * never touch user memory and take no reference on the mm, which the ring
- * keeps only as an identity. The consumer validates it against the
- * processes it knows, so a stale hint may be wasted, never dangerous. The
- * ring is replaced (hint_buffer_size) under RCU: handlers are RCU-sched
- * readers.
+ * Each iovec segment becomes a hint in the lossy ring, or one run of
+ * segments adjacent in user memory does. Hint ranges are byte-exact: pages
+ * only partly covered are partial, and the scanner visits only a range's
+ * whole pages. Only user-backed iterators of processes whose mm has
+ * MMF_VM_MERGEABLE count; kernel threads and kernel-internal I/O are
+ * ignored at entry, at the cost of one flag test.
+ *
+ * hook_mode chooses the mechanism: an ftrace_ops of ours per function, its
+ * callback called from the function's fentry site without saving all
+ * registers, or a kprobe, for a function ftrace cannot hook; auto (the
+ * default) takes ftrace and falls back to a kprobe per function.
+ * /proc/ksmpp says which each function got.
+ *
+ * Hints are recorded with preemption disabled (the ftrace callback disables
+ * it once the process is known to have opted in; a kprobe's handler runs
+ * so): they never sleep, never allocate, never touch user memory and take
+ * no reference on the mm, which the ring keeps only as an identity. The
+ * consumer validates it against the processes it knows, so a stale hint
+ * may be wasted, never dangerous. The ring is replaced (hint_buffer_size)
+ * under RCU: recorders are RCU-sched readers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ftrace.h>
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -80,7 +95,7 @@ const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES] = {
 };
 
 static struct ksmpp_hint_ring __rcu *ksmpp_ring;
-/* The ring exists and the probes may be live (under ksmpp_lock). */
+/* The ring exists and the hooks may be live (under ksmpp_lock). */
 static bool ksmpp_hooks_live;
 /* Counters of rings replaced by a resize, so totals survive it. */
 static u64 ksmpp_retired_dropped, ksmpp_retired_consumed;
@@ -101,21 +116,29 @@ struct ksmpp_hint_counts {
 };
 static DEFINE_PER_CPU(struct ksmpp_hint_counts, ksmpp_hint_counts);
 
-/* One hooked function. */
-struct ksmpp_io_probe {
-	struct kretprobe krp;
-	unsigned int iter_arg;		/* which argument is the iov_iter */
-	bool direct;			/* direction read from the iterator */
-	bool write;			/* else: writes, not reads */
-	bool optional;			/* kernels without it load all the same */
-	const char *clone;		/* hooked instead where it exists */
-	bool live;			/* registered */
+/* What a hooked function does with its iterator's user memory. */
+enum ksmpp_io_kind {
+	KSMPP_IO_READ,		/* buffered read: fills it up to the end of the file */
+	KSMPP_IO_WRITE,		/* buffered write: drains it */
+	KSMPP_IO_DIRECT,	/* direct I/O, either way (the iterator says) */
 };
 
-/* What a hooked call keeps between entry and return. */
-struct ksmpp_io_call {
-	struct iov_iter *iter;		/* the caller's, advanced by the I/O */
-	struct iov_iter start;		/* a copy, as it was at entry */
+/* One hooked function. Its first argument is the iocb. */
+struct ksmpp_io_hook {
+	const char *name;		/* the function */
+	const char *clone;		/* hooked instead where it exists */
+	unsigned int iter_arg;		/* which argument is the iov_iter */
+	enum ksmpp_io_kind kind;
+	bool optional;			/* kernels without it load all the same */
+	enum ksmpp_hook_how how;	/* the mechanism it got */
+	struct ftrace_ops ops;
+	struct kprobe kp;
+};
+
+static const char * const ksmpp_hook_how_names[] = {
+	[KSMPP_HOOK_NONE] = "none",
+	[KSMPP_HOOK_FTRACE] = "ftrace",
+	[KSMPP_HOOK_KPROBE] = "kprobe",
 };
 
 static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
@@ -180,85 +203,162 @@ static void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes, u8 source)
 		ksmpp_hint_range(start, run, source);
 }
 
-static int ksmpp_io_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* Bytes a buffered read at @iocb's position can fill: up to the file's end. */
+static size_t ksmpp_read_bytes_left(const struct kiocb *iocb, size_t count)
 {
-	struct ksmpp_io_probe *probe = container_of(get_kretprobe(ri),
-						    struct ksmpp_io_probe, krp);
-	struct ksmpp_io_call *call = (struct ksmpp_io_call *)ri->data;
-	struct mm_struct *mm = current->mm;
-	struct iov_iter *iter;
+	loff_t size = i_size_read(iocb->ki_filp->f_mapping->host);
 
-	/* Hints turned off, or not a process that opted in: nothing to keep. */
-	if (!READ_ONCE(ksmpp_hint_scan_percent) || !mm ||
-	    (current->flags & PF_KTHREAD) || !ksmpp_mm_mergeable(mm))
-		return 1;
-	iter = (struct iov_iter *)regs_get_kernel_argument(regs, probe->iter_arg);
-	if (!user_backed_iter(iter) || !iov_iter_count(iter))
-		return 1;
-	call->iter = iter;
-	call->start = *iter;
-	return 0;
+	if (iocb->ki_pos >= size)
+		return 0;
+	return min_t(u64, count, size - iocb->ki_pos);
 }
 
-static int ksmpp_io_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* Whether the current task is a process that opted into merging, with hints on. */
+static __always_inline bool ksmpp_io_wanted(void)
 {
-	struct ksmpp_io_probe *probe = container_of(get_kretprobe(ri),
-						    struct ksmpp_io_probe, krp);
-	struct ksmpp_io_call *call = (struct ksmpp_io_call *)ri->data;
-	size_t before = iov_iter_count(&call->start);
-	size_t after = iov_iter_count(call->iter);
-	bool write = probe->direct ? iov_iter_rw(&call->start) == WRITE : probe->write;
+	struct mm_struct *mm = current->mm;
+
+	return READ_ONCE(ksmpp_hint_scan_percent) && mm &&
+	       !(current->flags & PF_KTHREAD) && ksmpp_mm_mergeable(mm);
+}
+
+/* Hint what @hook's call with @iocb and @iter is about to move; preemption off. */
+static void ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb *iocb,
+			   const struct iov_iter *iter)
+{
+	size_t bytes;
 	u8 source;
 
-	if (after >= before)
-		return 0;
-	if (probe->direct)
-		source = write ? KSMPP_HINT_DIRECT_WRITE : KSMPP_HINT_DIRECT_READ;
-	else
-		source = write ? KSMPP_HINT_WRITE : KSMPP_HINT_READ;
-	ksmpp_hint_iter(&call->start, before - after, source);
+	if (!user_backed_iter(iter))
+		return;
+	bytes = iov_iter_count(iter);
+	switch (hook->kind) {
+	case KSMPP_IO_READ:
+		bytes = ksmpp_read_bytes_left(iocb, bytes);
+		source = KSMPP_HINT_READ;
+		break;
+	case KSMPP_IO_WRITE:
+		source = KSMPP_HINT_WRITE;
+		break;
+	default:
+		source = iov_iter_rw(iter) == WRITE ? KSMPP_HINT_DIRECT_WRITE :
+						       KSMPP_HINT_DIRECT_READ;
+		break;
+	}
+	if (bytes)
+		ksmpp_hint_iter(iter, bytes, source);
+}
+
+/*
+ * The ftrace callback, called from the hooked function's fentry site with
+ * the argument registers saved (no SAVE_REGS, no recursion guard: it calls
+ * no hooked function). It runs preemptible: a process that did not opt in
+ * costs the call and one flag test.
+ */
+static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	const struct ksmpp_io_hook *hook = container_of(ops, struct ksmpp_io_hook, ops);
+
+	if (!ksmpp_io_wanted())
+		return;
+	preempt_disable_notrace();
+	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
+		       (struct iov_iter *)ksmpp_ftrace_arg(fregs, hook->iter_arg));
+	preempt_enable_notrace();
+}
+
+/* The kprobe pre-handler, run with preemption disabled. */
+static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct ksmpp_io_hook *hook = container_of(kp, struct ksmpp_io_hook, kp);
+
+	if (ksmpp_io_wanted())
+		ksmpp_io_enter(hook, (struct kiocb *)regs_get_kernel_argument(regs, 0),
+			       (struct iov_iter *)regs_get_kernel_argument(regs, hook->iter_arg));
 	return 0;
 }
 
-/* The optional fields (.optional, .clone) follow the direction. */
-#define KSMPP_IO_PROBE(fn, arg, is_direct, is_write, ...) {		\
-	.krp = {							\
-		.kp.symbol_name = #fn,					\
-		.entry_handler = ksmpp_io_entry,			\
-		.handler = ksmpp_io_return,				\
-		.data_size = sizeof(struct ksmpp_io_call),		\
-	},								\
-	.iter_arg = arg, .direct = is_direct, .write = is_write,	\
+/* The optional fields (.optional, .clone) follow the kind. */
+#define KSMPP_IO_HOOK(fn, arg, io_kind, ...) {				\
+	.name = #fn, .iter_arg = arg, .kind = KSMPP_IO_##io_kind,	\
+	.ops.func = ksmpp_io_ftrace,					\
+	.ops.flags = KSMPP_FTRACE_ARGS_FLAGS,				\
+	.kp.pre_handler = ksmpp_io_kprobe,				\
 	__VA_ARGS__							\
 }
 
-static struct ksmpp_io_probe ksmpp_io_probes[] = {
-	KSMPP_IO_PROBE(filemap_read, 1, false, false),
-	KSMPP_IO_PROBE(shmem_file_read_iter, 1, false, false),
-	KSMPP_IO_PROBE(__iomap_dio_rw, 1, true, false),
-	KSMPP_IO_PROBE(__iomap_dio_read_simple, 1, true, false, .optional = true),
-	KSMPP_IO_PROBE(__blockdev_direct_IO, 3, true, false),
-	KSMPP_IO_PROBE(blkdev_direct_IO, 1, true, false,
-		       .clone = KSMPP_SPLIT_CLONE(blkdev_direct_IO)),
-	KSMPP_IO_PROBE(generic_perform_write, 1, false, true),
-	KSMPP_IO_PROBE(iomap_file_buffered_write, 1, false, true),
+static struct ksmpp_io_hook ksmpp_io_hooks[] = {
+	KSMPP_IO_HOOK(filemap_read, 1, READ),
+	KSMPP_IO_HOOK(shmem_file_read_iter, 1, READ),
+	KSMPP_IO_HOOK(__iomap_dio_rw, 1, DIRECT),
+	KSMPP_IO_HOOK(__iomap_dio_read_simple, 1, DIRECT, .optional = true),
+	KSMPP_IO_HOOK(__blockdev_direct_IO, 3, DIRECT),
+	KSMPP_IO_HOOK(blkdev_direct_IO, 1, DIRECT,
+		      .clone = KSMPP_SPLIT_CLONE(blkdev_direct_IO)),
+	KSMPP_IO_HOOK(generic_perform_write, 1, WRITE),
+	KSMPP_IO_HOOK(iomap_file_buffered_write, 1, WRITE),
 };
 
-static void ksmpp_io_probes_unregister(void)
+/* Hook @hook's function @symbol by @mode's mechanism (auto: ftrace, else a kprobe). */
+static int ksmpp_io_hook_register(struct ksmpp_io_hook *hook, const char *symbol,
+				  enum ksmpp_hook_mode mode)
 {
-	struct ksmpp_io_probe *probe;
+	unsigned long addr = ksmpp_symbol_address(symbol);
+	int err;
 
-	for (probe = ksmpp_io_probes; probe < ksmpp_io_probes + ARRAY_SIZE(ksmpp_io_probes); probe++) {
-		if (probe->live)
-			unregister_kretprobe(&probe->krp);
-		probe->live = false;
+	if (mode != KSMPP_HOOK_MODE_KPROBE) {
+		/*
+		 * By address: a filter by name looks up the name of every
+		 * function ftrace knows (seconds under TCG, each).
+		 */
+		err = addr ? ftrace_set_filter_ip(&hook->ops, addr, 0, 1) : -ENOENT;
+		if (!err)
+			err = register_ftrace_function(&hook->ops);
+		if (!err) {
+			hook->how = KSMPP_HOOK_FTRACE;
+			return 0;
+		}
+		ftrace_free_filter(&hook->ops);
+		if (mode == KSMPP_HOOK_MODE_FTRACE)
+			return err;
+	}
+	hook->kp.symbol_name = symbol;
+	err = register_kprobe(&hook->kp);
+	if (!err)
+		hook->how = KSMPP_HOOK_KPROBE;
+	return err;
+}
+
+static void ksmpp_io_hooks_unregister(void)
+{
+	struct ksmpp_io_hook *hook;
+
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
+		if (hook->how == KSMPP_HOOK_FTRACE) {
+			/* Waits for callbacks, preempted ones too (RCU tasks). */
+			unregister_ftrace_function(&hook->ops);
+			ftrace_free_filter(&hook->ops);
+		} else if (hook->how == KSMPP_HOOK_KPROBE) {
+			unregister_kprobe(&hook->kp);
+		}
+		hook->how = KSMPP_HOOK_NONE;
 	}
 }
 
+/* Call @show with each hooked function's name and the mechanism it got. */
+void ksmpp_hooks_for_each(void (*show)(void *arg, const char *function, const char *how),
+			  void *arg)
+{
+	const struct ksmpp_io_hook *hook;
+
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++)
+		show(arg, hook->name, ksmpp_hook_how_names[READ_ONCE(hook->how)]);
+}
 
 /*
- * Free the ring once no handler can run (probes unregistered, which waits
- * for running handlers).
+ * Free the ring once no hook can run (hooks unregistered, which waits for
+ * running ones).
  */
 static void ksmpp_hooks_exit_ring(void)
 {
@@ -285,8 +385,8 @@ void ksmpp_hint_totals(struct ksmpp_hint_totals *t)
 			t->generated[i] += c->generated[i];
 		t->bytes += c->bytes;
 	}
-	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++)
-		t->missed += READ_ONCE(ksmpp_io_probes[i].krp.nmissed);
+	for (i = 0; i < ARRAY_SIZE(ksmpp_io_hooks); i++)
+		t->missed += READ_ONCE(ksmpp_io_hooks[i].kp.nmissed);
 	if (mutex_trylock(&ksmpp_lock)) {
 		ksmpp_hints_count();
 		mutex_unlock(&ksmpp_lock);
@@ -370,11 +470,33 @@ int ksmpp_set_hint_buffer_size(unsigned long size)
 	return 0;
 }
 
+/*
+ * Apply hook_mode: stored before the hooks are registered (modprobe's
+ * parameters); once they are, a change needs a reload.
+ */
+int ksmpp_set_hook_mode(unsigned long mode)
+{
+	int err = 0;
+
+	mutex_lock(&ksmpp_lock);
+	if (ksmpp_hooks_live && mode != ksmpp_hook_mode) {
+		pr_err("hook_mode is chosen at load time: unload ksmpp and load it with hook_mode=%s\n",
+		       ksmpp_hook_mode_name(mode));
+		err = -EBUSY;
+	} else {
+		WRITE_ONCE(ksmpp_hook_mode, mode);
+	}
+	mutex_unlock(&ksmpp_lock);
+	return err;
+}
+
 int ksmpp_hooks_init(void)
 {
+	enum ksmpp_hook_mode mode = READ_ONCE(ksmpp_hook_mode);
 	struct ksmpp_hint_ring *ring;
-	struct ksmpp_io_probe *probe;
-	int i, err;
+	struct ksmpp_io_hook *hook;
+	const char *symbol;
+	int err;
 
 	ring = ksmpp_hint_ring_alloc(ksmpp_hint_buffer_size);
 	if (!ring)
@@ -385,29 +507,24 @@ int ksmpp_hooks_init(void)
 	ksmpp_stats.metadata_bytes += (long)ksmpp_hint_buffer_size * sizeof(struct ksmpp_hint);
 	mutex_unlock(&ksmpp_lock);
 
-	for (i = 0; i < ARRAY_SIZE(ksmpp_io_probes); i++) {
-		probe = &ksmpp_io_probes[i];
-		if (probe->clone && ksmpp_symbol_exists(probe->clone))
-			probe->krp.kp.symbol_name = probe->clone;
-		if (probe->optional && !ksmpp_symbol_exists(probe->krp.kp.symbol_name))
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
+		symbol = hook->clone && ksmpp_symbol_exists(hook->clone) ? hook->clone : hook->name;
+		if (hook->optional && !ksmpp_symbol_exists(symbol))
 			continue;
-		/* Calls can sleep inside (waiting for I/O), holding an instance. */
-		probe->krp.maxactive = 32 * num_possible_cpus();
-		err = register_kretprobe(&probe->krp);
+		err = ksmpp_io_hook_register(hook, symbol, mode);
 		if (err) {
-			pr_err("kernel %s: cannot hook %s (error %d), not loading\n",
-			       init_utsname()->release, probe->krp.kp.symbol_name, err);
-			ksmpp_io_probes_unregister();
+			pr_err("kernel %s: cannot hook %s by %s (error %d), not loading\n",
+			       init_utsname()->release, symbol, ksmpp_hook_mode_name(mode), err);
+			ksmpp_io_hooks_unregister();
 			ksmpp_hooks_exit_ring();
 			return err;
 		}
-		probe->live = true;
 	}
 	return 0;
 }
 
 void ksmpp_hooks_exit(void)
 {
-	ksmpp_io_probes_unregister();
+	ksmpp_io_hooks_unregister();
 	ksmpp_hooks_exit_ring();
 }

@@ -37,12 +37,6 @@
 
 #include "ksmpp.h"
 
-/* 6.1 names the setter ftrace_instruction_pointer_set(). */
-#ifdef ftrace_instruction_pointer_set
-#define ftrace_regs_set_instruction_pointer(fregs, ip) \
-	ftrace_instruction_pointer_set(fregs, ip)
-#endif
-
 /* KSM's run_store(), reached only through this static call (IBT). */
 DEFINE_STATIC_CALL_NULL(ksmpp_kernel_run_store, ksmpp_proto_run_store);
 
@@ -84,11 +78,7 @@ static void notrace ksmpp_ksm_run_hook(unsigned long ip, unsigned long parent_ip
 
 static struct ftrace_ops ksmpp_ksm_run_ops = {
 	.func = ksmpp_ksm_run_hook,
-	.flags = FTRACE_OPS_FL_IPMODIFY
-#ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
-		 | FTRACE_OPS_FL_SAVE_REGS
-#endif
-	,
+	.flags = FTRACE_OPS_FL_IPMODIFY | KSMPP_FTRACE_ARGS_FLAGS,
 };
 
 /* The store function behind /sys/kernel/mm/ksm/run, from the file itself. */

@@ -31,6 +31,7 @@ extern unsigned long ksmpp_advisor_max_pages_to_scan;
 extern unsigned long ksmpp_advisor_target_scan_time;
 extern unsigned long ksmpp_hint_buffer_size;
 extern unsigned long ksmpp_hint_scan_percent;
+extern unsigned long ksmpp_hook_mode;
 extern unsigned long ksmpp_merge_scope;
 extern unsigned long ksmpp_stats_mode;
 void ksmpp_params_for_each(void (*show)(void *arg, const char *name, const char *value),
@@ -91,6 +92,20 @@ enum ksmpp_stats_mode {
 	KSMPP_STATS_ROOT,	/* root only */
 };
 
+/* Values of hook_mode: how the I/O functions are hooked. */
+enum ksmpp_hook_mode {
+	KSMPP_HOOK_MODE_AUTO,	/* ftrace, else a kprobe, per function */
+	KSMPP_HOOK_MODE_FTRACE,	/* ftrace only: a function it cannot hook fails the load */
+	KSMPP_HOOK_MODE_KPROBE,	/* kprobes only */
+};
+
+/* The mechanism a hooked function got. */
+enum ksmpp_hook_how {
+	KSMPP_HOOK_NONE,	/* not hooked (an optional function this kernel lacks) */
+	KSMPP_HOOK_FTRACE,
+	KSMPP_HOOK_KPROBE,
+};
+
 /* Where a hint comes from. */
 enum ksmpp_hint_source {
 	KSMPP_HINT_READ,		/* buffered read into user memory */
@@ -105,6 +120,10 @@ extern const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES];
 int ksmpp_hooks_init(void);
 void ksmpp_hooks_exit(void);
 int ksmpp_set_hint_buffer_size(unsigned long size);
+int ksmpp_set_hook_mode(unsigned long mode);
+const char *ksmpp_hook_mode_name(unsigned long mode);
+void ksmpp_hooks_for_each(void (*show)(void *arg, const char *function, const char *how),
+			  void *arg);
 struct ksmpp_hint_ring *ksmpp_hints_ring(void);
 
 /* Totals of the hint figures, over every CPU and ring. Can sleep. */

@@ -5,8 +5,9 @@
  * Every tunable is an unsigned long with an allowed range, parsed as kernel
  * KSM parses the file of the same name in /sys/kernel/mm/ksm: decimal
  * (kstrtoul(buf, 10)), y/n/on/off/1/0 for KSM's on/off knobs (kstrtobool),
- * or one of a list of names (advisor_mode, merge_scope, stats_mode), shown
- * as KSM shows advisor_mode: "[none] scan-time". One set of parameter ops
+ * or one of a list of names (advisor_mode, hook_mode, merge_scope,
+ * stats_mode), shown as KSM shows advisor_mode: "[none] scan-time". One
+ * set of parameter ops
  * checks a value the same way at load time (modprobe ksmpp x=y: the load
  * fails) and at run time (/sys/module/ksmpp/parameters/x: the write fails
  * with -EINVAL). A rejected
@@ -175,6 +176,17 @@ static const char * const ksmpp_merge_scopes[] = {
 	[KSMPP_SCOPE_PROCESS] = "process",
 };
 
+static const char * const ksmpp_hook_modes[] = {
+	[KSMPP_HOOK_MODE_AUTO] = "auto",
+	[KSMPP_HOOK_MODE_FTRACE] = "ftrace",
+	[KSMPP_HOOK_MODE_KPROBE] = "kprobe",
+};
+
+const char *ksmpp_hook_mode_name(unsigned long mode)
+{
+	return ksmpp_hook_modes[mode];
+}
+
 static const char * const ksmpp_stats_modes[] = {
 	[KSMPP_STATS_WORLD] = "world",
 	[KSMPP_STATS_ROOT] = "root",
@@ -247,6 +259,10 @@ KSMPP_NUMBER_PARAM(hint_buffer_size, 1024, 16, 1048576, POWER_OF_2,
 		   "entries of the I/O hint ring, a power of two");
 KSMPP_NUMBER_PARAM(hint_scan_percent, 75, 0, 100, NUMBER, NULL,
 		   "most of each batch that hinted pages may take (0: no hints)");
+KSMPP_CHOICE_PARAM(hook_mode, KSMPP_HOOK_MODE_AUTO, ksmpp_hook_modes,
+		   ksmpp_set_hook_mode,
+		   "how the I/O functions are hooked, chosen at load time: ftrace (a kprobe where ftrace cannot), ftrace only, or kprobes only",
+		   "auto, ftrace or kprobe, default auto", "auto, ftrace and kprobe");
 KSMPP_CHOICE_PARAM(merge_scope, KSMPP_SCOPE_GLOBAL, ksmpp_merge_scopes,
 		   ksmpp_set_merge_scope,
 		   "whose pages may share a merged page: any process's, one uid's, one cgroup's, or one process's only",

@@ -71,6 +71,14 @@ static void ksmpp_param_field(void *m, const char *name, const char *value)
 	ksmpp_seq_field(m, name, "%s", value);
 }
 
+static void ksmpp_hook_field(void *m, const char *function, const char *how)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "hooked_%s", function);
+	ksmpp_seq_field(m, key, "%s", how);
+}
+
 /* The hint figures. Can sleep. */
 static void ksmpp_hints_show(struct seq_file *m)
 {
@@ -119,6 +127,7 @@ static int ksmpp_proc_show(struct seq_file *m, void *v)
 	ksmpp_seq_field(m, "merges_linear", "%lu",
 			READ_ONCE(ksmpp_stats.merges) - READ_ONCE(ksmpp_stats.hint_merges));
 	ksmpp_hints_show(m);
+	ksmpp_hooks_for_each(ksmpp_hook_field, m);
 	return 0;
 }
 

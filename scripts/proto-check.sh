@@ -8,8 +8,9 @@
 #   side is its DWARF for the static call's trampoline, __SCT__ksmpp_FN,
 #   declared as typeof(ksmpp_proto_FN) (module/compat.h; ksm_guard.c's is
 #   ksmpp_kernel_run_store, for run_store);
-# - "hook FN": each function hooked in module/hooks.c (ksmpp_io_probes) has
-#   a struct iov_iter * at the argument position (iter_arg) the probe reads.
+# - "hook FN": each function hooked in module/hooks.c (ksmpp_io_hooks) has
+#   a struct kiocb * first and a struct iov_iter * at the argument position
+#   (iter_arg) the hook reads.
 set -euo pipefail
 shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ line=${1:?line}
 . "$KSMPP_CACHE/kernels/$line.env"
 ko=$KSMPP_BUILD/$line/modules/ksmpp.ko
 iov='struct iov_iter *'
+kiocb='struct kiocb *'
 
 # protos FORMAT FILE [-f FN]: "RET NAME(TYPE, ...);" lines, no parameter
 # names; none if pfunct fails, which the checks then fail. Its stderr is
@@ -73,29 +75,31 @@ while IFS= read -r ours; do
 	fi
 done <<<"$trampolines"
 
-# Hooked functions: "FN ARG" from each KSMPP_IO_PROBE(FN, ARG, ...) entry.
+# Hooked functions: "FN ARG" from each KSMPP_IO_HOOK(FN, ARG, ...) entry:
+# argument ARG must be the iov_iter, and argument 0 the iocb.
 # A probe with .clone hooks NAME.part.0 instead where the kernel has it (6.1's
 # blkdev_direct_IO): the clone has no BTF, and the stripped vmlinux no symbol
 # to find it by, so only NAME is checked here. The fs group proves the clone's
 # argument behaviourally: its "block device: O_DIRECT read ... hinted" checks
 # need the hint's pid, range and length to be those of the iov_iter the read
 # was given, and on 6.1 the clone is the only hook on that path.
-hooks=$(sed -n 's/.*KSMPP_IO_PROBE(\([A-Za-z0-9_]*\), \([0-9][0-9]*\),.*/\1 \2/p' \
+hooks=$(sed -n 's/.*KSMPP_IO_HOOK(\([A-Za-z0-9_]*\), \([0-9][0-9]*\),.*/\1 \2/p' \
 	"$KSMPP_TOP/module/hooks.c")
-[ -n "$hooks" ] || fail "hook: no KSMPP_IO_PROBE entry in module/hooks.c"
+[ -n "$hooks" ] || fail "hook: no KSMPP_IO_HOOK entry in module/hooks.c"
 while read -r fn arg; do
 	[ -n "$fn" ] || continue
 	kernel=$(protos btf "$VMLINUX" -f "$fn")
 	if [ -z "$kernel" ]; then
-		if grep -q "KSMPP_IO_PROBE($fn, .*\.optional = true" "$KSMPP_TOP/module/hooks.c"; then
+		if grep -q "KSMPP_IO_HOOK($fn, .*\.optional = true" "$KSMPP_TOP/module/hooks.c"; then
 			echo "hook $fn: not in this kernel's BTF; optional, not checked"
 		else
 			fail "hook $fn: not in the kernel's BTF"
 		fi
-	elif [ "$(param "$arg" <<<"$kernel")" = "$iov" ]; then
-		echo "PASS hook $fn: argument $arg is $iov"
+	elif [ "$(param "$arg" <<<"$kernel")" = "$iov" ] &&
+	     [ "$(param 0 <<<"$kernel")" = "$kiocb" ]; then
+		echo "PASS hook $fn: argument 0 is $kiocb, argument $arg is $iov"
 	else
-		fail "hook $fn: argument $arg is not $iov in the kernel's BTF: $kernel"
+		fail "hook $fn: argument 0 is not $kiocb or argument $arg not $iov in the kernel's BTF: $kernel"
 	fi
 done <<<"$hooks"
 exit $status

@@ -1,26 +1,46 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# The I/O hooks: every read and write path yields the hints it should
-# (pid, range, length, source, as /sys/kernel/debug/ksmpp/hints lists
-# them), a process that did not opt in yields none, an I/O storm overflows
-# the ring with the counts adding up, and the hooks detach cleanly while
-# I/O runs. The scanner stays stopped, so hints stay pending.
+# The I/O hooks: in each hook_mode (ftrace, as auto chooses, and kprobes)
+# every read and write path yields the hints it should (pid, range, length,
+# source, as /sys/kernel/debug/ksmpp/hints lists them), and /proc/ksmpp
+# names the mechanism of each hooked function; a process that did not opt
+# in yields none, an I/O storm overflows the ring with the counts adding up,
+# and the hooks detach cleanly while I/O runs. The scanner stays stopped, so
+# hints stay pending.
 . /tests/lib.sh
 
 HINTS=/sys/kernel/debug/ksmpp/hints
 mkdir -p /mnt/ramfs && mount -t ramfs ramfs /mnt/ramfs
 dd if=/dev/urandom of=/mnt/ramfs/file bs=64k count=4 2>/dev/null	# page cache
 dd if=/dev/urandom of=/tmp/file bs=64k count=4 2>/dev/null		# tmpfs
-insmod $KSMPP_KO
 
-# preadv_many: 40 iovecs, 20 adjacent ones as one hint, 20 apart.
-for mode in read pread readv preadv preadv2 uring_read uring_readv aio_read preadv_many; do
-	check "page cache $mode hinted" hinted /mnt/ramfs/file $mode
-	check "tmpfs $mode hinted" hinted /tmp/file $mode
+# hooked_by HOW: each of the 7 hooked functions /proc/ksmpp lists (8 with
+# the optional one, where the kernel has it) got HOW.
+hooked_by() {
+	local fields
+	fields=$(grep '^hooked_' /proc/ksmpp | grep -v '^hooked___iomap_dio_read_simple: *none$')
+	echo "$fields"
+	[ "$(echo "$fields" | grep -c .)" -ge 7 ] && ! echo "$fields" | grep -vq ": *$1\$"
+}
+
+for hook_mode in kprobe auto; do
+	insmod $KSMPP_KO hook_mode=$hook_mode
+	how=$( [ $hook_mode = auto ] && echo ftrace || echo kprobe )
+	check "hook_mode=$hook_mode: every function hooked by $how" hooked_by $how
+	# preadv_many: 40 iovecs, 20 adjacent ones as one hint, 20 apart.
+	for mode in read pread readv preadv preadv2 uring_read uring_readv aio_read preadv_many; do
+		check "$how: page cache $mode hinted" hinted /mnt/ramfs/file $mode
+		check "$how: tmpfs $mode hinted" hinted /tmp/file $mode
+	done
+	for mode in write pwrite; do
+		check "$how: page cache $mode hinted" hinted /mnt/ramfs/file $mode
+		check "$how: tmpfs $mode hinted" hinted /tmp/file $mode
+	done
+	[ $hook_mode = auto ] || unload
 done
-for mode in write pwrite; do
-	check "page cache $mode hinted" hinted /mnt/ramfs/file $mode
-	check "tmpfs $mode hinted" hinted /tmp/file $mode
-done
+check "hook_mode cannot change while loaded" \
+	sh -c '! echo kprobe > /sys/module/ksmpp/parameters/hook_mode'
+check "hook_mode unchanged after that" grep -qx '\[auto\] ftrace kprobe' \
+	/sys/module/ksmpp/parameters/hook_mode
 
 before=$(grep -c . $HINTS)
 ksmpp-io /mnt/ramfs/file pread && ksmpp-io /tmp/file readv && ksmpp-io /tmp/file write
