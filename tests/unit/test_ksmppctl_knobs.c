@@ -80,7 +80,7 @@ static void knobs_find(void **state)
 	assert_null(knob_find("pages"));
 	assert_null(knob_find(""));
 	assert_null(knob_find("RUN"));
-	assert_int_equal(ksmpp_nknobs, 17);
+	assert_int_equal(ksmpp_nknobs, 18);
 }
 
 /* Check @text for knob @name: 0 and *@v, or -1 and the message in @err. */
@@ -187,7 +187,7 @@ static void knobs_assignments(void **state)
 			    "sleep_millisecs, max_page_sharing, merge_across_nodes, use_zero_pages, "
 			    "smart_scan, stable_node_chains_prune_millisecs, advisor_mode, "
 			    "advisor_max_cpu, advisor_min_pages_to_scan, advisor_max_pages_to_scan, "
-			    "advisor_target_scan_time, hint_buffer_size, hint_scan_percent, "
+			    "advisor_target_scan_time, hint_buffer_size, hint_scan_percent, hook_mode, "
 			    "merge_scope, stats_mode");
 	assert_int_equal(knob_check_assignment("advisor_mode=scan-time", &k, &v, err, sizeof(err)),
 			 0);
@@ -252,7 +252,8 @@ static unsigned long value_of(const char *text)
 		unsigned long value;
 	} constants[] = {
 		{ "KSMPP_ADVISOR_NONE", 0 }, { "KSMPP_ADVISOR_SCAN_TIME", 1 },
-		{ "KSMPP_SCOPE_GLOBAL", 0 }, { "KSMPP_STATS_WORLD", 0 },
+		{ "KSMPP_HOOK_MODE_AUTO", 0 }, { "KSMPP_SCOPE_GLOBAL", 0 },
+		{ "KSMPP_STATS_WORLD", 0 },
 	};
 	size_t i;
 

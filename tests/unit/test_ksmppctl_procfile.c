@@ -30,7 +30,8 @@ static void procfile_parses_sample(void **state)
 	assert_string_equal(st.fields[0].key, "version");
 	assert_string_equal(st.fields[0].value, "0.1.0");
 	assert_false(st.fields[0].numeric);
-	assert_string_equal(st.fields[SAMPLE_FIELDS - 1].key, "hints_missed");
+	assert_string_equal(st.fields[SAMPLE_FIELDS - 1].key, "hooked_blkdev_direct_IO");
+	assert_string_equal(ksmpp_status_str(&st, "hooked_filemap_read", NULL), "ftrace");
 	assert_string_equal(ksmpp_status_str(&st, "kernel", NULL), "6.1.0-56-amd64");
 	assert_string_equal(ksmpp_status_str(&st, "state", NULL), "running");
 	assert_int_equal(ksmpp_status_num(&st, "pages_sharing"), 384);

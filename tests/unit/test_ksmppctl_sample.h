@@ -6,7 +6,7 @@
 #ifndef TEST_KSMPPCTL_SAMPLE_H
 #define TEST_KSMPPCTL_SAMPLE_H
 
-#define SAMPLE_FIELDS	34
+#define SAMPLE_FIELDS	36
 
 static const char sample_proc[] =
 	"version:            0.1.0\n"
@@ -42,7 +42,9 @@ static const char sample_proc[] =
 	"hints_invalid:      0\n"
 	"hints_coalesced:    2\n"
 	"hint_pages_skipped: 5\n"
-	"hints_missed:       0\n";
+	"hints_missed:       0\n"
+	"hooked_filemap_read: ftrace\n"
+	"hooked_blkdev_direct_IO: kprobe\n";
 
 /* Just loaded: stopped, nothing merged or scanned yet. */
 static const char sample_proc_idle[] =

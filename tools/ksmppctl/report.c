@@ -54,7 +54,7 @@ static const struct field_info field_infos[] = {
 	{ "hints_invalid", METRIC_COUNTER, "Hints of processes that had exited." },
 	{ "hints_coalesced", METRIC_COUNTER, "Hints repeating the previous one." },
 	{ "hint_pages_skipped", METRIC_COUNTER, "Hinted pages that were not mergeable." },
-	{ "hints_missed", METRIC_COUNTER, "I/O calls the hooks could not follow (no free kretprobe instance)." },
+	{ "hints_missed", METRIC_COUNTER, "I/O calls a kprobe hook missed (it fired inside another kprobe)." },
 };
 
 static const struct field_info *field_info(const char *key)
@@ -133,6 +133,25 @@ static void format_ratio(char *buf, size_t len, bool has, double v, bool percent
 		snprintf(buf, len, "%.2f", v);
 }
 
+/* Each hooked function and the mechanism it got (hooked_NAME fields). */
+static void report_hooks(FILE *out, const struct ksmpp_status *st)
+{
+	static const char prefix[] = "hooked_";
+	const char *sep = "";
+	size_t i;
+
+	fprintf(out, "hooks:           ");
+	for (i = 0; i < st->nfields; i++) {
+		const struct ksmpp_field *f = &st->fields[i];
+
+		if (strncmp(f->key, prefix, sizeof(prefix) - 1))
+			continue;
+		fprintf(out, "%s%s %s", sep, f->key + sizeof(prefix) - 1, f->value);
+		sep = ", ";
+	}
+	fprintf(out, "%s\n", *sep ? "" : "none listed");
+}
+
 void report_human(FILE *out, const struct ksmpp_status *st,
 		  const struct ksmpp_summary *sum)
 {
@@ -179,6 +198,7 @@ void report_human(FILE *out, const struct ksmpp_status *st,
 		NUM("hints_consumed"), NUM("hints_dropped"), NUM("hints_missed"));
 	fprintf(out, "hints unused:    %llu invalid, %llu coalesced, %llu pages skipped\n",
 		NUM("hints_invalid"), NUM("hints_coalesced"), NUM("hint_pages_skipped"));
+	report_hooks(out, st);
 }
 
 /* cur - prev of @key, or -1 if it went backwards or is missing. */
