@@ -188,6 +188,11 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 #define ftrace_regs_set_instruction_pointer(fregs, ip) \
 	ftrace_instruction_pointer_set(fregs, ip)
 #endif
+/*
+ * Where a function's ftrace site (its fentry call) is: at its symbol, or
+ * after the 4-byte ENDBR that IBT kernels (6.12, 7.x) start it with.
+ */
+#define KSMPP_FENTRY_OFFSET		(IS_ENABLED(CONFIG_X86_KERNEL_IBT) ? 4 : 0)
 #ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
 #define KSMPP_FTRACE_ARGS_FLAGS		0
 #else

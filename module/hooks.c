@@ -51,10 +51,10 @@
  * MMF_VM_MERGEABLE count; kernel threads and kernel-internal I/O are
  * ignored at entry, at the cost of one flag test.
  *
- * hook_mode chooses the mechanism: an ftrace_ops of ours per function, its
- * callback called from the function's fentry site without saving all
- * registers, or a kprobe, for a function ftrace cannot hook; auto (the
- * default) takes ftrace and falls back to a kprobe per function.
+ * hook_mode chooses the mechanism: an ftrace_ops of ours, whose callback
+ * is called from each function's fentry site without saving all
+ * registers, or a kprobe per function; auto (the default) takes ftrace and
+ * falls back to a kprobe for a function ftrace cannot hook.
  * /proc/ksmpp says which each function got.
  *
  * Hints are recorded with preemption disabled (the ftrace callback disables
@@ -131,7 +131,7 @@ struct ksmpp_io_hook {
 	enum ksmpp_io_kind kind;
 	bool optional;			/* kernels without it load all the same */
 	enum ksmpp_hook_how how;	/* the mechanism it got */
-	struct ftrace_ops ops;
+	unsigned long addr;		/* the hooked symbol's */
 	struct kprobe kp;
 };
 
@@ -249,25 +249,6 @@ static void ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb 
 		ksmpp_hint_iter(iter, bytes, source);
 }
 
-/*
- * The ftrace callback, called from the hooked function's fentry site with
- * the argument registers saved (no SAVE_REGS, no recursion guard: it calls
- * no hooked function). It runs preemptible: a process that did not opt in
- * costs the call and one flag test.
- */
-static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
-				    struct ftrace_ops *ops, struct ftrace_regs *fregs)
-{
-	const struct ksmpp_io_hook *hook = container_of(ops, struct ksmpp_io_hook, ops);
-
-	if (!ksmpp_io_wanted())
-		return;
-	preempt_disable_notrace();
-	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
-		       (struct iov_iter *)ksmpp_ftrace_arg(fregs, hook->iter_arg));
-	preempt_enable_notrace();
-}
-
 /* The kprobe pre-handler, run with preemption disabled. */
 static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
 {
@@ -282,8 +263,6 @@ static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
 /* The optional fields (.optional, .clone) follow the kind. */
 #define KSMPP_IO_HOOK(fn, arg, io_kind, ...) {				\
 	.name = #fn, .iter_arg = arg, .kind = KSMPP_IO_##io_kind,	\
-	.ops.func = ksmpp_io_ftrace,					\
-	.ops.flags = KSMPP_FTRACE_ARGS_FLAGS,				\
 	.kp.pre_handler = ksmpp_io_kprobe,				\
 	__VA_ARGS__							\
 }
@@ -300,31 +279,44 @@ static struct ksmpp_io_hook ksmpp_io_hooks[] = {
 	KSMPP_IO_HOOK(iomap_file_buffered_write, 1, WRITE),
 };
 
-/* Hook @hook's function @symbol by @mode's mechanism (auto: ftrace, else a kprobe). */
-static int ksmpp_io_hook_register(struct ksmpp_io_hook *hook, const char *symbol,
-				  enum ksmpp_hook_mode mode)
+/*
+ * The ftrace callback, called from a hooked function's fentry site at @ip
+ * (the symbol's address, or just past its ENDBR) with the argument
+ * registers saved (no SAVE_REGS, no recursion guard: it calls no hooked
+ * function). It runs preemptible: a process that did not opt in costs the
+ * call and one flag test.
+ */
+static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *ops, struct ftrace_regs *fregs)
 {
-	unsigned long addr = ksmpp_symbol_address(symbol);
-	int err;
+	const struct ksmpp_io_hook *hook;
 
-	if (mode != KSMPP_HOOK_MODE_KPROBE) {
-		/*
-		 * By address: a filter by name looks up the name of every
-		 * function ftrace knows (seconds under TCG, each).
-		 */
-		err = addr ? ftrace_set_filter_ip(&hook->ops, addr, 0, 1) : -ENOENT;
-		if (!err)
-			err = register_ftrace_function(&hook->ops);
-		if (!err) {
-			hook->how = KSMPP_HOOK_FTRACE;
-			return 0;
-		}
-		ftrace_free_filter(&hook->ops);
-		if (mode == KSMPP_HOOK_MODE_FTRACE)
-			return err;
-	}
-	hook->kp.symbol_name = symbol;
-	err = register_kprobe(&hook->kp);
+	if (!ksmpp_io_wanted())
+		return;
+	for (hook = ksmpp_io_hooks; ip - hook->addr > KSMPP_FENTRY_OFFSET; hook++)
+		if (hook == ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks) - 1)
+			return;
+	preempt_disable_notrace();
+	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
+		       (struct iov_iter *)ksmpp_ftrace_arg(fregs, hook->iter_arg));
+	preempt_enable_notrace();
+}
+
+/*
+ * One ftrace_ops for every function it hooks: unregistering an ops waits
+ * for RCU-tasks grace periods, which take seconds on a busy host.
+ */
+static struct ftrace_ops ksmpp_io_ops = {
+	.func = ksmpp_io_ftrace,
+	.flags = KSMPP_FTRACE_ARGS_FLAGS,
+};
+static bool ksmpp_io_ops_live;
+
+/* A kprobe on @hook's function, kp.symbol_name. */
+static int ksmpp_io_kprobe_register(struct ksmpp_io_hook *hook)
+{
+	int err = register_kprobe(&hook->kp);
+
 	if (!err)
 		hook->how = KSMPP_HOOK_KPROBE;
 	return err;
@@ -334,14 +326,15 @@ static void ksmpp_io_hooks_unregister(void)
 {
 	struct ksmpp_io_hook *hook;
 
+	if (ksmpp_io_ops_live) {
+		/* Waits for callbacks, preempted ones too (RCU tasks). */
+		unregister_ftrace_function(&ksmpp_io_ops);
+		ksmpp_io_ops_live = false;
+	}
+	ftrace_free_filter(&ksmpp_io_ops);
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
-		if (hook->how == KSMPP_HOOK_FTRACE) {
-			/* Waits for callbacks, preempted ones too (RCU tasks). */
-			unregister_ftrace_function(&hook->ops);
-			ftrace_free_filter(&hook->ops);
-		} else if (hook->how == KSMPP_HOOK_KPROBE) {
+		if (hook->how == KSMPP_HOOK_KPROBE)
 			unregister_kprobe(&hook->kp);
-		}
 		hook->how = KSMPP_HOOK_NONE;
 	}
 }
@@ -490,12 +483,41 @@ int ksmpp_set_hook_mode(unsigned long mode)
 	return err;
 }
 
+/* @symbol could not be hooked: the load fails. */
+static int ksmpp_io_hook_failed(const char *symbol, enum ksmpp_hook_mode mode, int err)
+{
+	pr_err("kernel %s: cannot hook %s by %s (error %d), not loading\n",
+	       init_utsname()->release, symbol, ksmpp_hook_mode_name(mode), err);
+	ksmpp_io_hooks_unregister();
+	ksmpp_hooks_exit_ring();
+	return err;
+}
+
+/* The functions ksmpp_io_ops filters for: by kprobes instead (auto mode). */
+static int ksmpp_io_ftrace_to_kprobes(enum ksmpp_hook_mode mode, int err)
+{
+	struct ksmpp_io_hook *hook;
+
+	ftrace_free_filter(&ksmpp_io_ops);
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
+		if (hook->how != KSMPP_HOOK_FTRACE)
+			continue;
+		hook->how = KSMPP_HOOK_NONE;
+		if (mode == KSMPP_HOOK_MODE_FTRACE)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
+		err = ksmpp_io_kprobe_register(hook);
+		if (err)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
+	}
+	return 0;
+}
+
 int ksmpp_hooks_init(void)
 {
 	enum ksmpp_hook_mode mode = READ_ONCE(ksmpp_hook_mode);
 	struct ksmpp_hint_ring *ring;
 	struct ksmpp_io_hook *hook;
-	const char *symbol;
+	bool ftrace = false;
 	int err;
 
 	ring = ksmpp_hint_ring_alloc(ksmpp_hint_buffer_size);
@@ -507,19 +529,41 @@ int ksmpp_hooks_init(void)
 	ksmpp_stats.metadata_bytes += (long)ksmpp_hint_buffer_size * sizeof(struct ksmpp_hint);
 	mutex_unlock(&ksmpp_lock);
 
+	/*
+	 * ftrace's filter takes each function by address (by name, ftrace
+	 * looks up the name of each of its ~60,000 sites: seconds under TCG);
+	 * one it refuses (no ftrace site) gets a kprobe, unless hook_mode is
+	 * ftrace.
+	 */
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
-		symbol = hook->clone && ksmpp_symbol_exists(hook->clone) ? hook->clone : hook->name;
-		if (hook->optional && !ksmpp_symbol_exists(symbol))
-			continue;
-		err = ksmpp_io_hook_register(hook, symbol, mode);
-		if (err) {
-			pr_err("kernel %s: cannot hook %s by %s (error %d), not loading\n",
-			       init_utsname()->release, symbol, ksmpp_hook_mode_name(mode), err);
-			ksmpp_io_hooks_unregister();
-			ksmpp_hooks_exit_ring();
-			return err;
+		hook->kp.symbol_name = hook->clone && ksmpp_symbol_exists(hook->clone) ?
+				       hook->clone : hook->name;
+		hook->addr = ksmpp_symbol_address(hook->kp.symbol_name);
+		if (!hook->addr) {
+			if (hook->optional)
+				continue;
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, -ENOENT);
 		}
+		err = -EINVAL;
+		if (mode != KSMPP_HOOK_MODE_KPROBE)
+			err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
+		if (!err) {
+			hook->how = KSMPP_HOOK_FTRACE;
+			ftrace = true;
+			continue;
+		}
+		if (mode == KSMPP_HOOK_MODE_FTRACE)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
+		err = ksmpp_io_kprobe_register(hook);
+		if (err)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
 	}
+	if (!ftrace)
+		return 0;
+	err = register_ftrace_function(&ksmpp_io_ops);
+	if (err)
+		return ksmpp_io_ftrace_to_kprobes(mode, err);
+	ksmpp_io_ops_live = true;
 	return 0;
 }
 
