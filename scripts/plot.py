@@ -248,11 +248,12 @@ def pace_table(d, cfgs, datas, lines):
 
 
 def pread_table(path, lines):
-    """Two estimates. Interference (other guest tasks, a busy host slowing
-    the emulated guest down) only adds time, so the fastest round of each
-    state is the steadiest estimate of the call's own cost ("best"). The
-    median of per-round ratios (the states take turns within seconds in
-    each round) is given too, with its spread."""
+    """Two estimates, for each hook_mode the module was loaded in.
+    Interference (other guest tasks, a busy host slowing the emulated guest
+    down) only adds time, so the fastest round of each state is the
+    steadiest estimate of the call's own cost ("best"). The median of
+    per-round ratios (the states take turns within seconds in each round)
+    is given too, with its spread."""
     vals = {}
     with open(path) as f:
         for line in f:
@@ -262,39 +263,45 @@ def pread_table(path, lines):
     if not vals:
         return
     rounds = sorted({k[3] for k in vals})
-    lines.append("| file system | process | not loaded: best ns/call | loaded, run=0: best | "
-                 "overhead | added ns/call | median of round ratios (IQR) | "
-                 "loaded, run=1: best | overhead | added ns/call |")
-    lines.append("|" + "---|" * 10)
+    modes = sorted({k[0][len("loaded-"):-len("-run0")] for k in vals
+                    if k[0].startswith("loaded-") and k[0].endswith("-run0")})
+    lines.append("| file system | process | hook_mode | not loaded: best ns/call | "
+                 "loaded, run=0: best | overhead | added ns/call | "
+                 "median of round ratios (IQR) | loaded, run=1: best | overhead | "
+                 "added ns/call |")
+    lines.append("|" + "---|" * 11)
     for fs in ("tmpfs", "ramfs"):
         for mg, name in (("1", "mergeable"), ("0", "not mergeable")):
             base = [vals[("unloaded", fs, mg, r)] for r in rounds if ("unloaded", fs, mg, r) in vals]
             if not base:
                 continue
             b0 = min(base)
-            row = [fs, name, f"{b0:.0f} (n={len(base)})"]
-            for st in ("loaded-run0", "loaded-run1"):
-                xs = [vals[(st, fs, mg, r)] for r in rounds if (st, fs, mg, r) in vals]
-                if not xs:
-                    row += ["n/a"] * (4 if st == "loaded-run0" else 3)
-                    continue
-                x = min(xs)
-                row += [f"{x:.0f}", f"{(x / b0 - 1) * 100:+.1f}%", f"{x - b0:+.0f}"]
-                if st == "loaded-run0":
-                    ratios = [vals[(st, fs, mg, r)] / vals[("unloaded", fs, mg, r)] - 1
-                              for r in rounds if (st, fs, mg, r) in vals and
-                              ("unloaded", fs, mg, r) in vals]
-                    if len(ratios) >= 2:
-                        q = statistics.quantiles(ratios, n=4)
-                        row.append(f"{statistics.median(ratios) * 100:+.1f}% "
-                                   f"({q[0] * 100:+.0f}% to {q[2] * 100:+.0f}%)")
-                    else:
-                        row.append("n/a")
-            lines.append("| " + " | ".join(row) + " |")
+            for mode in modes:
+                row = [fs, name, mode, f"{b0:.0f} (n={len(base)})"]
+                for run in ("run0", "run1"):
+                    st = f"loaded-{mode}-{run}"
+                    xs = [vals[(st, fs, mg, r)] for r in rounds if (st, fs, mg, r) in vals]
+                    if not xs:
+                        row += ["n/a"] * (4 if run == "run0" else 3)
+                        continue
+                    x = min(xs)
+                    row += [f"{x:.0f}", f"{(x / b0 - 1) * 100:+.1f}%", f"{x - b0:+.0f}"]
+                    if run == "run0":
+                        ratios = [vals[(st, fs, mg, r)] / vals[("unloaded", fs, mg, r)] - 1
+                                  for r in rounds if (st, fs, mg, r) in vals and
+                                  ("unloaded", fs, mg, r) in vals]
+                        if len(ratios) >= 2:
+                            q = statistics.quantiles(ratios, n=4)
+                            row.append(f"{statistics.median(ratios) * 100:+.1f}% "
+                                       f"({q[0] * 100:+.0f}% to {q[2] * 100:+.0f}%)")
+                        else:
+                            row.append("n/a")
+                lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Every measurement (ns/call, by round):")
     lines.append("")
-    for st in ("unloaded", "loaded-run0", "loaded-run1"):
+    states = ["unloaded"] + [f"loaded-{m}-{r}" for m in modes for r in ("run0", "run1")]
+    for st in states:
         for fs in ("tmpfs", "ramfs"):
             for mg in ("1", "0"):
                 v = [vals.get((st, fs, mg, r)) for r in rounds]

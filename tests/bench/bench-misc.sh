@@ -5,8 +5,9 @@
 #  - pread: the cost of ksmpp's hooks on a cached 4 KiB pread() loop, for a
 #    process that opted into merging and one that did not, on tmpfs (shmem
 #    read path) and ramfs (filemap_read path), with the module not loaded,
-#    loaded with run=0 (hooks only) and loaded with run=1; the states take
-#    turns in each of PREAD_REPEATS rounds, so that drift hits them alike.
+#    and loaded with run=0 (hooks only) and with run=1 in each hook_mode
+#    (auto, which hooks by ftrace, and kprobe); the states take turns in
+#    each of PREAD_REPEATS rounds, so that drift hits them alike.
 . /tests/bench-lib.sh
 
 for name in $COMPUTE_CONFIGS; do
@@ -35,11 +36,14 @@ measure() {
 round=1
 while [ $round -le "$PREAD_REPEATS" ]; do
 	measure unloaded $round
-	insmod $KSMPP_KO run=0 || say "error insmod ksmpp run=0 failed"
-	measure loaded-run0 $round
-	echo 1 > /sys/module/ksmpp/parameters/run
-	measure loaded-run1 $round
-	rmmod ksmpp
+	for mode in auto kprobe; do
+		insmod $KSMPP_KO run=0 hook_mode=$mode ||
+			say "error insmod ksmpp run=0 hook_mode=$mode failed"
+		measure loaded-$mode-run0 $round
+		echo 1 > /sys/module/ksmpp/parameters/run
+		measure loaded-$mode-run1 $round
+		rmmod ksmpp
+	done
 	round=$((round + 1))
 done
 umount /mnt/ramfs
