@@ -22,6 +22,12 @@ hooked_by() {
 	[ "$(echo "$fields" | grep -c .)" -ge 7 ] && ! echo "$fields" | grep -vq ": *$1\$"
 }
 
+check "hook_mode has a description" \
+	sh -c "modinfo -F parm $KSMPP_KO | grep -q '^hook_mode:.\{10,\}'"
+dmesg -c >/dev/null
+check "load refuses hook_mode=uprobe" not insmod $KSMPP_KO hook_mode=uprobe 2>/dev/null
+check "... named in the log" logged "ksmpp: invalid hook_mode 'uprobe': allowed are auto, ftrace and kprobe"
+
 for hook_mode in kprobe auto; do
 	insmod $KSMPP_KO hook_mode=$hook_mode
 	how=$( [ $hook_mode = auto ] && echo ftrace || echo kprobe )
@@ -39,6 +45,7 @@ for hook_mode in kprobe auto; do
 done
 check "hook_mode cannot change while loaded" \
 	sh -c '! echo kprobe > /sys/module/ksmpp/parameters/hook_mode'
+check "... the log says why" logged "hook_mode is chosen at load time"
 check "hook_mode unchanged after that" grep -qx '\[auto\] ftrace kprobe' \
 	/sys/module/ksmpp/parameters/hook_mode
 

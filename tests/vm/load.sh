@@ -15,7 +15,7 @@ for key in pages_shared pages_sharing pages_unshared pages_volatile full_scans \
 	check "/proc/ksmpp $key is 0 when stopped" [ "$(proc_field $key)" = 0 ]
 done
 check "/proc/ksmpp metadata_bytes counts the indexes" [ "$(proc_field metadata_bytes)" -gt 0 ]
-check "/proc/ksmpp is key: value lines" [ -z "$(grep -v '^[a-z_]*: *[^ ].*$' /proc/ksmpp)" ]
+check "/proc/ksmpp is key: value lines" [ -z "$(grep -v '^[A-Za-z0-9_]*: *[^ ].*$' /proc/ksmpp)" ]
 check "/proc/ksmpp read-only" [ "$(stat -c %a /proc/ksmpp)" = 444 ]
 # Running while nobody opted in: ksmppd looks for processes twice a second
 # and drains no LRU cache in between. Counted in wakeups, which TCG's load
