@@ -138,10 +138,6 @@ unsigned long ksmpp_symbol_address(const char *name)
 	return static_call(ksmpp_kallsyms_lookup_name)(name);
 }
 
-bool ksmpp_symbol_exists(const char *name)
-{
-	return ksmpp_symbol_address(name) != 0;
-}
 
 /* Where kernel symbol @name starts (checked); 0 if it has none. */
 static unsigned long ksmpp_lookup(const char *name)

@@ -201,8 +201,6 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 
 /* The running kernel's symbol @name (function or variable), or 0. */
 unsigned long ksmpp_symbol_address(const char *name);
-/* The running kernel has a symbol @name. */
-bool ksmpp_symbol_exists(const char *name);
 
 /* KSM's run_store(), found through /sys/kernel/mm/ksm/run (ksm_guard.c). */
 struct kobj_attribute;

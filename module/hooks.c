@@ -536,9 +536,10 @@ int ksmpp_hooks_init(void)
 	 * ftrace.
 	 */
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
-		hook->kp.symbol_name = hook->clone && ksmpp_symbol_exists(hook->clone) ?
-				       hook->clone : hook->name;
-		hook->addr = ksmpp_symbol_address(hook->kp.symbol_name);
+		hook->addr = hook->clone ? ksmpp_symbol_address(hook->clone) : 0;
+		hook->kp.symbol_name = hook->addr ? hook->clone : hook->name;
+		if (!hook->addr)
+			hook->addr = ksmpp_symbol_address(hook->name);
 		if (!hook->addr) {
 			if (hook->optional)
 				continue;

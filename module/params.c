@@ -6,13 +6,11 @@
  * KSM parses the file of the same name in /sys/kernel/mm/ksm: decimal
  * (kstrtoul(buf, 10)), y/n/on/off/1/0 for KSM's on/off knobs (kstrtobool),
  * or one of a list of names (advisor_mode, hook_mode, merge_scope,
- * stats_mode), shown as KSM shows advisor_mode: "[none] scan-time". One
- * set of parameter ops
- * checks a value the same way at load time (modprobe ksmpp x=y: the load
- * fails) and at run time (/sys/module/ksmpp/parameters/x: the write fails
- * with -EINVAL). A rejected
- * value is named in one kernel log line with the allowed range, and the old
- * value stays. Writers are serialised by the kernel's parameter lock; readers
+ * stats_mode), shown as KSM shows advisor_mode: "[none] scan-time". One set
+ * of parameter ops checks a value the same way at load time (modprobe ksmpp
+ * x=y: the load fails) and at run time (/sys/module/ksmpp/parameters/x: the
+ * write fails with -EINVAL). A rejected value is named in one kernel log
+ * line with the allowed range, and the old value stays. Writers are serialised by the kernel's parameter lock; readers
  * use READ_ONCE().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
