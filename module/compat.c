@@ -113,11 +113,16 @@ static int ksmpp_missing(const char *name, int err)
 	return err;
 }
 
-/* Find kallsyms_lookup_name through a kprobe placed on it. Can sleep. */
+/*
+ * Find kallsyms_lookup_name through a kprobe placed on it. The kprobe is
+ * registered disabled: never armed, it touches no code and no ftrace
+ * state (armed at an ftrace site while kernel.ftrace_enabled is 0, 6.1
+ * leaves ftrace's records unbalanced, and its next user WARNs). Can sleep.
+ */
 static int ksmpp_resolve_kallsyms(void)
 {
 	static const char name[] = "kallsyms_lookup_name";
-	struct kprobe kp = { .symbol_name = name };
+	struct kprobe kp = { .symbol_name = name, .flags = KPROBE_FLAG_DISABLED };
 	unsigned long addr;
 	int err;
 

@@ -23,6 +23,11 @@
  * a writer preempted between its last decrement and its return
  * (synchronize_rcu_tasks(): a task is only through when it has switched
  * voluntarily, and a preempted one has not).
+ *
+ * The hook must never be off while ksmpp is loaded: its ftrace_ops is
+ * permanent, as livepatch's are. Setting kernel.ftrace_enabled to 0 then
+ * fails (-EBUSY) instead of silently letting ksmd start, and while it is 0
+ * ksmpp refuses to load.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -78,7 +83,7 @@ static void notrace ksmpp_ksm_run_hook(unsigned long ip, unsigned long parent_ip
 
 static struct ftrace_ops ksmpp_ksm_run_ops = {
 	.func = ksmpp_ksm_run_hook,
-	.flags = FTRACE_OPS_FL_IPMODIFY | KSMPP_FTRACE_ARGS_FLAGS,
+	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT | KSMPP_FTRACE_ARGS_FLAGS,
 };
 
 /* The store function behind /sys/kernel/mm/ksm/run, from the file itself. */
@@ -115,11 +120,13 @@ int ksmpp_ksm_guard_init(void)
 	err = ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 0, 0);
 	if (!err)
 		err = register_ftrace_function(&ksmpp_ksm_run_ops);
-	if (err) {
-		ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
-		pr_err("kernel %s: cannot hook /sys/kernel/mm/ksm/run (error %d), not loading\n",
-		       init_utsname()->release, err);
-	}
+	if (!err)
+		return 0;
+	ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
+	/* -EBUSY: ftrace is off, or a livepatch modifies the same function. */
+	pr_err("kernel %s: cannot hook /sys/kernel/mm/ksm/run (error %d%s), not loading\n",
+	       init_utsname()->release, err,
+	       err == -EBUSY ? ": is kernel.ftrace_enabled 0?" : "");
 	return err;
 }
 
