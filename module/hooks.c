@@ -304,7 +304,8 @@ static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 
 /*
  * One ftrace_ops for every function it hooks: unregistering an ops waits
- * for RCU-tasks grace periods, which take seconds on a busy host.
+ * for RCU-tasks grace periods, which take seconds on a busy host. ftrace
+ * stays on while it is registered: ksm_guard's ops is permanent.
  */
 static struct ftrace_ops ksmpp_io_ops = {
 	.func = ksmpp_io_ftrace,
@@ -331,6 +332,7 @@ static void ksmpp_io_hooks_unregister(void)
 		unregister_ftrace_function(&ksmpp_io_ops);
 		ksmpp_io_ops_live = false;
 	}
+	/* Frees the filter's hashes without resetting them: once only. */
 	ftrace_free_filter(&ksmpp_io_ops);
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
 		if (hook->how == KSMPP_HOOK_KPROBE)
@@ -493,12 +495,14 @@ static int ksmpp_io_hook_failed(const char *symbol, enum ksmpp_hook_mode mode, i
 	return err;
 }
 
-/* The functions ksmpp_io_ops filters for: by kprobes instead (auto mode). */
+/*
+ * The functions ksmpp_io_ops filters for: by kprobes instead (auto mode).
+ * The filter stays, inert, for ksmpp_io_hooks_unregister() to free.
+ */
 static int ksmpp_io_ftrace_to_kprobes(enum ksmpp_hook_mode mode, int err)
 {
 	struct ksmpp_io_hook *hook;
 
-	ftrace_free_filter(&ksmpp_io_ops);
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
 		if (hook->how != KSMPP_HOOK_FTRACE)
 			continue;

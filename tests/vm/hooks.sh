@@ -71,6 +71,19 @@ check "storm: generated = pending + dropped + consumed ($generated = $accounted)
 	[ "$generated" = "$accounted" ]
 check "storm: listing bounded by the ring" [ "$(grep -c . $HINTS)" -le 16 ]
 
+# ksmpp needs ftrace on (ksm_guard): with kernel.ftrace_enabled 0 it does
+# not load, and loaded, it keeps ftrace from being turned off under it.
+unload
+echo 0 > /proc/sys/kernel/ftrace_enabled
+dmesg -c >/dev/null
+check "kernel.ftrace_enabled 0: load refused" not insmod $KSMPP_KO 2>/dev/null
+check "... the log says why" logged "(error -16: is kernel.ftrace_enabled 0?), not loading"
+echo 1 > /proc/sys/kernel/ftrace_enabled
+check "kernel.ftrace_enabled 1 again: loads" insmod $KSMPP_KO
+check "loaded: kernel.ftrace_enabled cannot be set to 0" \
+	sh -c '! echo 0 > /proc/sys/kernel/ftrace_enabled 2>/dev/null'
+check "... it stays 1" grep -qx 1 /proc/sys/kernel/ftrace_enabled
+
 # Detach while I/O runs.
 ksmpp-io -m -n 100000000 /mnt/ramfs/file pread >/dev/null &
 io=$!
