@@ -61,6 +61,13 @@
  *
  *	pushed == consumed + dropped + pending
  *
+ * Repeats.  A producer that is about to push a hint identical to one it
+ * pushed itself may ask ksmpp_hint_ring_unseen() whether that one is still
+ * ahead of the consumer (at or above last_head) and in the newer half of
+ * the ring, and then skip the push: the consumer will take the earlier
+ * hint, which names the same memory.  A process reading into one buffer
+ * again and again then costs the ring one push per consumer batch.
+ *
  * Memory is one array of size slots plus the fixed ring header; nothing is
  * allocated after ksmpp_hint_ring_alloc().  A pop does O(size + stack
  * depth) work at worst, O(1) when hints are not being overwritten.  The
@@ -97,7 +104,10 @@ struct ksmpp_hint_ring {
 	struct ksmpp_hint_slot *slots;	/* the ring itself, size entries */
 	u64 size;			/* number of slots, a power of two */
 
-	/* Consumer only (counters also read locklessly by stats readers). */
+	/*
+	 * Consumer only (counters also read locklessly by stats readers,
+	 * last_head by producers asking ksmpp_hint_ring_unseen()).
+	 */
 	u64 last_head ____cacheline_aligned_in_smp; /* head seen by last pop */
 	u64 ready;			/* pop takes sequence numbers below this */
 	u64 marked;			/* head at the last hold_back */
@@ -150,8 +160,8 @@ void ksmpp_hint_ring_free(struct ksmpp_hint_ring *ring)
 }
 
 /* Any context: lock-free, wait-free, never allocates. */
-void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
-			  const struct ksmpp_hint *hint)
+u64 ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
+			 const struct ksmpp_hint *hint)
 {
 	u64 seq = (u64)atomic64_inc_return(&ring->head) - 1;
 	struct ksmpp_hint_slot *slot = &ring->slots[seq & (ring->size - 1)];
@@ -166,7 +176,7 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 		     old >= ksmpp_slot_complete(seq) ||
 		     cmpxchg(&slot->seq, old, ksmpp_slot_writing(seq)) != old)) {
 		atomic64_inc(&ring->contended);
-		return;
+		return KSMPP_HINT_RING_LOST;
 	}
 
 	/* The successful cmpxchg() orders WRITING(seq) before the payload. */
@@ -178,6 +188,19 @@ void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 	WRITE_ONCE(slot->hint.source, hint->source);
 	smp_wmb();	/* payload before COMPLETE(seq); pairs with the read's 1st rmb */
 	WRITE_ONCE(slot->seq, ksmpp_slot_complete(seq));
+	return seq;
+}
+
+/*
+ * Any context. The consumer has not taken @seq in while last_head is at
+ * or below it; a slot is claimed again only size pushes later.
+ */
+bool ksmpp_hint_ring_unseen(const struct ksmpp_hint_ring *ring, u64 seq)
+{
+	u64 head = (u64)atomic64_read(&ring->head);
+
+	return seq >= READ_ONCE(ring->last_head) && seq < head &&
+	       head - seq <= ring->size / 2;
 }
 
 /* Consumer only: copy out seq's payload if it is intact. */
@@ -243,7 +266,7 @@ bool ksmpp_hint_ring_pop(struct ksmpp_hint_ring *ring, struct ksmpp_hint *out)
 	if (head > ring->last_head) {
 		dropped += ksmpp_hint_ring_add_interval(ring, ring->last_head,
 							head);
-		ring->last_head = head;
+		WRITE_ONCE(ring->last_head, head);	/* read by producers */
 	}
 
 	while (ring->depth) {

@@ -7,6 +7,7 @@
 #ifndef _KSMPP_HINT_RING_H
 #define _KSMPP_HINT_RING_H
 
+#include <linux/limits.h>
 #include <linux/types.h>
 
 struct mm_struct;
@@ -31,9 +32,21 @@ struct ksmpp_hint_ring *ksmpp_hint_ring_alloc(unsigned int size);
 /* Process context, may sleep; no producer or consumer may still be running. */
 void ksmpp_hint_ring_free(struct ksmpp_hint_ring *ring);
 
-/* Any context (preempt-off, softirq, hardirq); lock-free, never blocks or allocates. */
-void ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
-			  const struct ksmpp_hint *hint);
+/* What ksmpp_hint_ring_push() returns for a hint it gave up (contended). */
+#define KSMPP_HINT_RING_LOST	U64_MAX
+
+/*
+ * Any context (preempt-off, softirq, hardirq); lock-free, never blocks or
+ * allocates. Returns the hint's sequence number, or KSMPP_HINT_RING_LOST.
+ */
+u64 ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
+			 const struct ksmpp_hint *hint);
+/*
+ * Any context: whether hint @seq, pushed intact, is still to be taken in
+ * by the consumer and in the newer half of the ring (far from being
+ * overwritten). A producer about to push the same range again may skip it.
+ */
+bool ksmpp_hint_ring_unseen(const struct ksmpp_hint_ring *ring, u64 seq);
 /*
  * Consumer only: from now on pop only hints pushed before the previous
  * call (none before the first two calls bar those of a new ring).

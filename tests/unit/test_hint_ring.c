@@ -121,7 +121,7 @@ static void test_push_pop_one(void **state)
 	in.tgid = 4242;
 	in.cpu = 0x1234;
 	in.source = 0xa5;
-	ksmpp_hint_ring_push(ring, &in);
+	assert_int_equal(ksmpp_hint_ring_push(ring, &in), 0);
 	assert_counters(ring, 1, 0, 0, 1);
 
 	memset(&out, 0x5a, sizeof(out));
@@ -247,6 +247,44 @@ static void test_hold_back(void **state)
 	pop_expect(ring, b, 2);
 	pop_expect_empty(ring);
 	assert_counters(ring, 5, 5, 0, 0);
+	ksmpp_hint_ring_free(ring);
+}
+
+/*
+ * A hint is unseen until the consumer takes it in (a pop once it is
+ * ready), and only while fewer than half a ring of pushes follow it.
+ */
+static void test_unseen(void **state)
+{
+	struct ksmpp_hint_ring *ring = ksmpp_hint_ring_alloc(16);
+	struct ksmpp_hint h;
+	u64 next = 0;
+
+	(void)state;
+	assert_non_null(ring);
+	memset(&h, 0, sizeof(h));
+	h.start = 0x1000;
+	assert_int_equal(ksmpp_hint_ring_push(ring, &h), 0);
+	next = 1;
+	assert_true(ksmpp_hint_ring_unseen(ring, 0));
+	assert_false(ksmpp_hint_ring_unseen(ring, 1));	/* not pushed yet */
+	assert_false(ksmpp_hint_ring_unseen(ring, KSMPP_HINT_RING_LOST));
+	ksmpp_hint_ring_hold_back(ring);	/* batch 1: none is ready */
+	assert_false(ksmpp_hint_ring_pop(ring, &h));
+	assert_true(ksmpp_hint_ring_unseen(ring, 0));
+	push_seqs(ring, &next, 7);		/* 1..7: 0 is 8 behind head */
+	assert_true(ksmpp_hint_ring_unseen(ring, 0));
+	push_seqs(ring, &next, 1);		/* 8: 0 is in the older half */
+	assert_false(ksmpp_hint_ring_unseen(ring, 0));
+	assert_true(ksmpp_hint_ring_unseen(ring, 8));
+	ksmpp_hint_ring_hold_back(ring);	/* batch 2: 0 is ready */
+	assert_true(ksmpp_hint_ring_pop(ring, &h));
+	assert_false(ksmpp_hint_ring_unseen(ring, 0));
+	/* 8, pushed during batch 1, is not ready yet: still unseen. */
+	assert_true(ksmpp_hint_ring_unseen(ring, 8));
+	ksmpp_hint_ring_hold_back(ring);	/* batch 3: 1..8 are ready */
+	assert_true(ksmpp_hint_ring_pop(ring, &h));
+	assert_false(ksmpp_hint_ring_unseen(ring, 8));
 	ksmpp_hint_ring_free(ring);
 }
 
@@ -628,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite_keeps_newest),
 		cmocka_unit_test(test_interleaved_order),
 		cmocka_unit_test(test_hold_back),
+		cmocka_unit_test(test_unseen),
 		cmocka_unit_test(test_peek_pending),
 		cmocka_unit_test(test_unread_counts_lost),
 		cmocka_unit_test(test_stale_interval_clamped),
