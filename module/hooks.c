@@ -47,15 +47,17 @@
  * Each iovec segment becomes a hint in the lossy ring, or one run of
  * segments adjacent in user memory does. Hint ranges are byte-exact: pages
  * only partly covered are partial, and the scanner visits only a range's
- * whole pages. Only user-backed iterators of processes whose mm has
- * MMF_VM_MERGEABLE count; kernel threads and kernel-internal I/O are
- * ignored at entry, at the cost of one flag test.
+ * whole pages. A hint equal to the last one its CPU pushed, which the
+ * scanner has not taken in yet, is not pushed again. Only user-backed
+ * iterators of processes whose mm has MMF_VM_MERGEABLE count; kernel
+ * threads and kernel-internal I/O are ignored at entry, at the cost of one
+ * flag test.
  *
  * hook_mode chooses the mechanism: an ftrace_ops of ours, whose callback
  * is called from each function's fentry site without saving all
  * registers, or a kprobe per function; auto (the default) takes ftrace and
- * falls back to a kprobe for a function ftrace cannot hook.
- * /proc/ksmpp says which each function got.
+ * falls back to a kprobe for a function ftrace cannot hook. /proc/ksmpp
+ * says which each function got.
  *
  * Hints are recorded with preemption disabled (the ftrace callback disables
  * it once the process is known to have opted in; a kprobe's handler runs
@@ -113,8 +115,28 @@ static struct {
 struct ksmpp_hint_counts {
 	u64 generated[KSMPP_HINT_SOURCES];
 	u64 bytes;
+	u64 repeated;		/* generated, but not pushed: see below */
 };
 static DEFINE_PER_CPU(struct ksmpp_hint_counts, ksmpp_hint_counts);
+
+/*
+ * The hint each CPU pushed last. A hint equal to it is not pushed again
+ * while the scanner has not taken that one in (ksmpp_hint_ring_unseen()):
+ * a process reading into one buffer again and again costs one push per
+ * scanner batch, not one per call. A hook interrupting another on the same
+ * CPU (none of the hooked functions runs in interrupts today) could at
+ * worst tear the record, and a new ring allocated where a replaced one was
+ * could match a stale record: one repeat pushed, or one hint lost.
+ */
+struct ksmpp_hint_last {
+	const struct ksmpp_hint_ring *ring;
+	struct mm_struct *mm;
+	unsigned long start;
+	unsigned long len;
+	u64 seq;
+	u8 source;
+};
+static DEFINE_PER_CPU(struct ksmpp_hint_last, ksmpp_hint_last);
 
 /* What a hooked function does with its iterator's user memory. */
 enum ksmpp_io_kind {
@@ -141,24 +163,41 @@ static const char * const ksmpp_hook_how_names[] = {
 	[KSMPP_HOOK_KPROBE] = "kprobe",
 };
 
+/* Record one hint; preemption off. */
 static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 {
-	struct ksmpp_hint hint = {
-		.mm = current->mm,
+	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
+	struct ksmpp_hint_last *last = this_cpu_ptr(&ksmpp_hint_last);
+	struct mm_struct *mm = current->mm;
+	struct ksmpp_hint hint;
+
+	if (unlikely(!ring))
+		return;
+	this_cpu_inc(ksmpp_hint_counts.generated[source]);
+	this_cpu_add(ksmpp_hint_counts.bytes, len);
+	if (last->ring == ring && last->mm == mm && last->start == start &&
+	    last->len == len && last->source == source &&
+	    ksmpp_hint_ring_unseen(ring, last->seq)) {
+		this_cpu_inc(ksmpp_hint_counts.repeated);
+		return;
+	}
+	hint = (struct ksmpp_hint) {
+		.mm = mm,
 		.start = start,
 		.len = len,
 		.tgid = current->tgid,
 		.cpu = raw_smp_processor_id(),
 		.source = source,
 	};
-	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
-
-	if (unlikely(!ring))
-		return;
-	ksmpp_hint_ring_push(ring, &hint);
+	*last = (struct ksmpp_hint_last) {
+		.ring = ring,
+		.mm = mm,
+		.start = start,
+		.len = len,
+		.seq = ksmpp_hint_ring_push(ring, &hint),
+		.source = source,
+	};
 	trace_ksmpp_hint(hint.tgid, start, len, source);
-	this_cpu_inc(ksmpp_hint_counts.generated[source]);
-	this_cpu_add(ksmpp_hint_counts.bytes, len);
 }
 
 /*
@@ -379,6 +418,7 @@ void ksmpp_hint_totals(struct ksmpp_hint_totals *t)
 		for (i = 0; i < KSMPP_HINT_SOURCES; i++)
 			t->generated[i] += c->generated[i];
 		t->bytes += c->bytes;
+		t->repeated += c->repeated;
 	}
 	for (i = 0; i < ARRAY_SIZE(ksmpp_io_hooks); i++)
 		t->missed += READ_ONCE(ksmpp_io_hooks[i].kp.nmissed);

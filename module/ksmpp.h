@@ -129,7 +129,7 @@ struct ksmpp_hint_ring *ksmpp_hints_ring(void);
 /* Totals of the hint figures, over every CPU and ring. Can sleep. */
 struct ksmpp_hint_totals {
 	u64 generated[KSMPP_HINT_SOURCES];
-	u64 bytes, pending, dropped, consumed, missed;
+	u64 bytes, repeated, pending, dropped, consumed, missed;
 };
 /* Never waits for ksmppd: see ksmpp_hints_count(). */
 void ksmpp_hint_totals(struct ksmpp_hint_totals *t);

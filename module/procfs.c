@@ -92,6 +92,7 @@ static void ksmpp_hints_show(struct seq_file *m)
 		ksmpp_seq_field(m, key, "%llu", t.generated[i]);
 	}
 	ksmpp_seq_field(m, "hint_bytes", "%llu", t.bytes);
+	ksmpp_seq_field(m, "hints_repeated", "%llu", t.repeated);
 	ksmpp_seq_field(m, "hints_pending", "%llu", t.pending);
 	ksmpp_seq_field(m, "hints_dropped", "%llu", t.dropped);
 	ksmpp_seq_field(m, "hints_consumed", "%llu", t.consumed);

@@ -11,7 +11,7 @@
 
 #include <linux/tracepoint.h>
 
-/* A hook recorded a hint. */
+/* A hook pushed a hint (a repeat of its CPU's last, still unseen, is not pushed). */
 TRACE_EVENT(ksmpp_hint,
 	TP_PROTO(pid_t tgid, unsigned long start, unsigned long len, u8 source),
 	TP_ARGS(tgid, start, len, source),

@@ -134,7 +134,7 @@ static void report_human_summary(void **state)
 	assert_line(out, "merges:          450 (3 COW breaks, 1 stale reclaimed)");
 	assert_line(out, "hint hit rate:   2.00% (40 merges / 2000 pages scanned from hints)");
 	assert_line(out, "hints:           1234 generated, 5.0 MiB (read 1000, direct read 10, write 200, direct write 24)");
-	assert_line(out, "hint ring:       1024 entries, at most 50% of a batch; 30 pending, 1200 consumed, 4 dropped, 0 missed");
+	assert_line(out, "hint ring:       1024 entries, at most 50% of a batch; 30 pending, 1200 consumed, 4 dropped, 7 repeats not pushed, 0 missed");
 	assert_line(out, "hints unused:    0 invalid, 2 coalesced, 5 pages skipped");
 	assert_line(out, "hooks:           filemap_read ftrace, blkdev_direct_IO kprobe");
 	free(out);

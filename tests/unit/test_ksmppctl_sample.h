@@ -6,7 +6,7 @@
 #ifndef TEST_KSMPPCTL_SAMPLE_H
 #define TEST_KSMPPCTL_SAMPLE_H
 
-#define SAMPLE_FIELDS	36
+#define SAMPLE_FIELDS	37
 
 static const char sample_proc[] =
 	"version:            0.1.0\n"
@@ -36,6 +36,7 @@ static const char sample_proc[] =
 	"hints_write:        200\n"
 	"hints_direct_write: 24\n"
 	"hint_bytes:         5242880\n"
+	"hints_repeated:     7\n"
 	"hints_pending:      30\n"
 	"hints_dropped:      4\n"
 	"hints_consumed:     1200\n"

@@ -48,6 +48,7 @@ static const struct field_info field_infos[] = {
 	{ "hints_write", METRIC_COUNTER, "Hints from buffered writes." },
 	{ "hints_direct_write", METRIC_COUNTER, "Hints from direct I/O writes." },
 	{ "hint_bytes", METRIC_COUNTER, "Bytes of user memory named by hints." },
+	{ "hints_repeated", METRIC_COUNTER, "Hints equal to their CPU's last one, still unread: not pushed again." },
 	{ "hints_pending", METRIC_GAUGE, "Hints in the ring, not yet consumed." },
 	{ "hints_dropped", METRIC_COUNTER, "Hints overwritten before ksmppd reached them." },
 	{ "hints_consumed", METRIC_COUNTER, "Hints taken by the scanner." },
@@ -193,9 +194,10 @@ void report_human(FILE *out, const struct ksmpp_status *st,
 	fprintf(out, "hints:           %llu generated, %s (read %llu, direct read %llu, write %llu, direct write %llu)\n",
 		sum->hints_generated, hinted, NUM("hints_read"),
 		NUM("hints_direct_read"), NUM("hints_write"), NUM("hints_direct_write"));
-	fprintf(out, "hint ring:       %llu entries, at most %llu%% of a batch; %llu pending, %llu consumed, %llu dropped, %llu missed\n",
+	fprintf(out, "hint ring:       %llu entries, at most %llu%% of a batch; %llu pending, %llu consumed, %llu dropped, %llu repeats not pushed, %llu missed\n",
 		NUM("hint_buffer_size"), NUM("hint_scan_percent"), NUM("hints_pending"),
-		NUM("hints_consumed"), NUM("hints_dropped"), NUM("hints_missed"));
+		NUM("hints_consumed"), NUM("hints_dropped"), NUM("hints_repeated"),
+		NUM("hints_missed"));
 	fprintf(out, "hints unused:    %llu invalid, %llu coalesced, %llu pages skipped\n",
 		NUM("hints_invalid"), NUM("hints_coalesced"), NUM("hint_pages_skipped"));
 	report_hooks(out, st);

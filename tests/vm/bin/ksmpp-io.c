@@ -9,8 +9,9 @@
  * -m opts the buffer into merging (MADV_MERGEABLE); without it no hint is
  * due, and none is printed. -u leaves the buffer untouched before the I/O
  * (else it is written first), so that a read faults its pages in. -w waits
- * MS milliseconds after the I/O, doing nothing else. -n repeats the I/O
- * COUNT times (an I/O storm; only the first round's hints are printed). -s sets the size of the
+ * MS milliseconds after each round of I/O, doing nothing else. -n repeats
+ * the I/O COUNT times (an I/O storm; only the first round's hints are
+ * printed). -s sets the size of the
  * non-vectored modes' I/O (default 64 KiB, at most 256 KiB). MODE is one
  * of: read pread readv preadv preadv2 uring_read uring_readv aio_read write
  * pwrite direct_read direct_write, or preadv_many: 40 iovecs of 4 KiB, the
@@ -233,9 +234,9 @@ int main(int argc, char **argv)
 				errno = (int)-moved;
 			die(mode);
 		}
+		if (wait_ms)
+			usleep(wait_ms * 1000);
 	}
-	if (wait_ms)
-		usleep(wait_ms * 1000);
 	for (i = 0, total = 0; i < nexp; i++)
 		total += exp[i].len;
 	if ((size_t)moved != total) {
