@@ -271,7 +271,8 @@ def pread_table(path, lines):
                  "added ns/call |")
     lines.append("|" + "---|" * 11)
     for fs in ("tmpfs", "ramfs"):
-        for mg, name in (("1", "mergeable"), ("0", "not mergeable")):
+        for mg, name in (("1", "mergeable"), ("2", "mergeable, new range per call"),
+                         ("0", "not mergeable")):
             base = [vals[("unloaded", fs, mg, r)] for r in rounds if ("unloaded", fs, mg, r) in vals]
             if not base:
                 continue
@@ -303,7 +304,7 @@ def pread_table(path, lines):
     states = ["unloaded"] + [f"loaded-{m}-{r}" for m in modes for r in ("run0", "run1")]
     for st in states:
         for fs in ("tmpfs", "ramfs"):
-            for mg in ("1", "0"):
+            for mg in ("1", "2", "0"):
                 v = [vals.get((st, fs, mg, r)) for r in rounds]
                 lines.append(f"- {st} {fs} mergeable={mg}: " +
                              ", ".join("-" if x is None else f"{x:.0f}" for x in v))

@@ -3,7 +3,9 @@
 #  - compute: identical anonymous data produced by computation (vmsim,
 #    workload "compute", static mode), under each of COMPUTE_CONFIGS;
 #  - pread: the cost of ksmpp's hooks on a cached 4 KiB pread() loop, for a
-#    process that opted into merging and one that did not, on tmpfs (shmem
+#    process that opted into merging (reading into one range, whose repeats
+#    ksmpp need not push again, or into a new range each call) and one that
+#    did not, on tmpfs (shmem
 #    read path) and ramfs (filemap_read path), with the module not loaded,
 #    and loaded with run=0 (hooks only) and with run=1 in each hook_mode
 #    (auto, which hooks by ftrace, and kprobe); the states take turns in
@@ -27,8 +29,8 @@ measure() {
 	for fs in tmpfs ramfs; do
 		file=/tmp/pread.dat
 		[ $fs = ramfs ] && file=/mnt/ramfs/pread.dat
-		for m in 1 0; do
-			[ $(($2 % 2)) -eq 1 ] && m=$((1 - m))	# alternate the order
+		for m in 1 2 0; do
+			[ $(($2 % 2)) -eq 1 ] && m=$((2 - m))	# alternate the order
 			say "pread $1 $fs mergeable=$m round=$2 $(preadloop $file "$PREAD_CALLS" $m)"
 		done
 	done
