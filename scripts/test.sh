@@ -129,27 +129,30 @@ kernel_log() {
 		END { flush() }'
 }
 
-# kernel_bad_lines LOG: the lines of LOG that fail a run.
-kernel_bad_lines() { kernel_log "$1" | grep -E "$KERNEL_BAD" | grep -vF "$KERNEL_FINE"; }
+# kernel_lines LOG: the lines of LOG that may fail a run: kernel_log's,
+# less KERNEL_FINE's. The functions below read its output.
+kernel_lines() { kernel_log "$1" | grep -vF "$KERNEL_FINE"; }
 
-# kernel_bad_context LOG: the console around the first line of LOG that
+# kernel_bad_lines KLOG: the lines of KLOG (kernel_lines) that fail a run.
+kernel_bad_lines() { grep -E "$KERNEL_BAD" "$1"; }
+
+# kernel_bad_context KLOG: the console around the first line of KLOG that
 # fails a run, which says what the kernel was reporting (a stack dump's
 # heading does not fail a run by itself). Every stage reads its input to
 # the end: one that stopped early (grep -m) would end the others with
 # SIGPIPE, and pipefail would make this fail.
 kernel_bad_context() {
-	kernel_log "$1" | grep -vF "$KERNEL_FINE" | grep -E -B 10 -A 3 "$KERNEL_BAD" |
-		sed '/^--$/,$d'
+	grep -E -B 10 -A 3 "$KERNEL_BAD" "$1" | sed '/^--$/,$d'
 }
 
-# kernel_bad_stacks LOG: each stack dump from the first line of LOG that
+# kernel_bad_stacks KLOG: each stack dump from the first line of KLOG that
 # fails a run (or the first RCU stall report) on, on a line of its own:
 # whose it is, where it was (RIP) and its reliable frames, innermost first,
 # without those of the interrupt that dumped it.
 # A stall or lockup report dumps every CPU; these lines say in a few lines
 # what each was doing.
 kernel_bad_stacks() {
-	kernel_log "$1" | grep -vF "$KERNEL_FINE" | awk -v bad="$KERNEL_BAD" '
+	awk -v bad="$KERNEL_BAD" '
 		function flush() {
 			if (who != "") print "stack of " who (rip != "" ? " at " rip : "") ":" frames
 			who = ""; rip = ""; frames = ""; n = 0
@@ -166,7 +169,7 @@ kernel_bad_stacks() {
 		who != "" && !in_irq && /^ *[a-z_][a-z_0-9.]*\+0x/ && n < 12 {
 			f = $1; sub(/\+0x.*/, "", f); frames = frames " " f; n++; next }
 		who != "" && /<\/TASK>/ { flush() }
-		END { flush() }'
+		END { flush() }' "$1"
 }
 
 # result_lines LOG: the guest's results: the block it prints at the end
@@ -183,6 +186,7 @@ result_lines() {
 # judge LINE GROUP LOG: count the results a guest printed.
 judge() {
 	local line=$1 group=$2 log=$3 p=0 f=0 status text
+	kernel_lines "$log" > "$log.kernel" || true
 	while read -r status text; do
 		if [ "$status" = PASS ]; then p=$((p + 1)); else f=$((f + 1)); fi
 		result "$status" "[$line] $text"
@@ -190,11 +194,12 @@ judge() {
 	while read -r text; do
 		f=$((f + 1))
 		result FAIL "[$line] $group: kernel log: $text"
-	done < <(kernel_bad_lines "$log" | head -n 5)
+	done < <(kernel_bad_lines "$log.kernel" | head -n 5)
 	# Printed again at the end of the run, where it is seen.
-	{ kernel_bad_context "$log" && kernel_bad_stacks "$log"; } |
+	{ kernel_bad_context "$log.kernel" && kernel_bad_stacks "$log.kernel"; } |
 		sed "s|^|[$line] $group: |" > "$log.context" || true
 	[ -s "$log.context" ] || rm -f "$log.context"
+	rm -f "$log.kernel"
 	if ! grep -q KSMPP-END "$log"; then
 		f=$((f + 1))
 		result FAIL "[$line] $group: guest did not finish (panic, crash or timeout), see $log"
