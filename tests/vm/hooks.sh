@@ -98,13 +98,20 @@ check "storm: listing bounded by the ring" [ "$(grep -c . $HINTS)" -le 16 ]
 
 # ksmpp needs ftrace on (ksm_guard): with kernel.ftrace_enabled 0 it does
 # not load, and loaded, it keeps ftrace from being turned off under it.
+# 7.x has deprecated the sysctl: it no longer turns ftrace off.
 unload
-echo 0 > /proc/sys/kernel/ftrace_enabled
 dmesg -c >/dev/null
-check "kernel.ftrace_enabled 0: load refused" not insmod $KSMPP_KO 2>/dev/null
-check "... the log says why" logged "(error -16: is kernel.ftrace_enabled 0?), not loading"
-echo 1 > /proc/sys/kernel/ftrace_enabled
-check "kernel.ftrace_enabled 1 again: loads" insmod $KSMPP_KO
+if echo 0 2>/dev/null > /proc/sys/kernel/ftrace_enabled &&
+   grep -qx 0 /proc/sys/kernel/ftrace_enabled; then
+	check "kernel.ftrace_enabled 0: load refused" not insmod $KSMPP_KO 2>/dev/null
+	check "... the log says why" \
+		logged "(error -16: is kernel.ftrace_enabled 0?), not loading"
+	echo 1 > /proc/sys/kernel/ftrace_enabled
+else
+	check "kernel.ftrace_enabled cannot be 0 on this kernel: it says it is deprecated" \
+		logged "ftrace_enabled file is deprecated"
+fi
+check "kernel.ftrace_enabled 1: loads" insmod $KSMPP_KO
 check "loaded: kernel.ftrace_enabled cannot be set to 0" \
 	sh -c '! echo 0 > /proc/sys/kernel/ftrace_enabled 2>/dev/null'
 check "... it stays 1" grep -qx 1 /proc/sys/kernel/ftrace_enabled
