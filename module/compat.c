@@ -143,7 +143,6 @@ unsigned long ksmpp_symbol_address(const char *name)
 	return static_call(ksmpp_kallsyms_lookup_name)(name);
 }
 
-
 /* Where kernel symbol @name starts (checked); 0 if it has none. */
 static unsigned long ksmpp_lookup(const char *name)
 {

@@ -130,11 +130,8 @@ static DEFINE_PER_CPU(struct ksmpp_hint_counts, ksmpp_hint_counts);
  */
 struct ksmpp_hint_last {
 	const struct ksmpp_hint_ring *ring;
-	struct mm_struct *mm;
-	unsigned long start;
-	unsigned long len;
 	u64 seq;
-	u8 source;
+	struct ksmpp_hint hint;
 };
 static DEFINE_PER_CPU(struct ksmpp_hint_last, ksmpp_hint_last);
 
@@ -168,35 +165,29 @@ static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 {
 	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
 	struct ksmpp_hint_last *last = this_cpu_ptr(&ksmpp_hint_last);
-	struct mm_struct *mm = current->mm;
-	struct ksmpp_hint hint;
-
-	if (unlikely(!ring))
-		return;
-	this_cpu_inc(ksmpp_hint_counts.generated[source]);
-	this_cpu_add(ksmpp_hint_counts.bytes, len);
-	if (last->ring == ring && last->mm == mm && last->start == start &&
-	    last->len == len && last->source == source &&
-	    ksmpp_hint_ring_unseen(ring, last->seq)) {
-		this_cpu_inc(ksmpp_hint_counts.repeated);
-		return;
-	}
-	hint = (struct ksmpp_hint) {
-		.mm = mm,
+	struct ksmpp_hint hint = {
+		.mm = current->mm,
 		.start = start,
 		.len = len,
 		.tgid = current->tgid,
 		.cpu = raw_smp_processor_id(),
 		.source = source,
 	};
-	*last = (struct ksmpp_hint_last) {
-		.ring = ring,
-		.mm = mm,
-		.start = start,
-		.len = len,
-		.seq = ksmpp_hint_ring_push(ring, &hint),
-		.source = source,
-	};
+
+	if (unlikely(!ring))
+		return;
+	this_cpu_inc(ksmpp_hint_counts.generated[source]);
+	this_cpu_add(ksmpp_hint_counts.bytes, len);
+	/* Same mm, same range, same source: tgid and cpu follow. */
+	if (last->ring == ring && last->hint.mm == hint.mm && last->hint.start == start &&
+	    last->hint.len == len && last->hint.source == source &&
+	    ksmpp_hint_ring_unseen(ring, last->seq)) {
+		this_cpu_inc(ksmpp_hint_counts.repeated);
+		return;
+	}
+	last->ring = ring;
+	last->seq = ksmpp_hint_ring_push(ring, &hint);
+	last->hint = hint;
 	trace_ksmpp_hint(hint.tgid, start, len, source);
 }
 

@@ -10,8 +10,8 @@
  * of parameter ops checks a value the same way at load time (modprobe ksmpp
  * x=y: the load fails) and at run time (/sys/module/ksmpp/parameters/x: the
  * write fails with -EINVAL). A rejected value is named in one kernel log
- * line with the allowed range, and the old value stays. Writers are serialised by the kernel's parameter lock; readers
- * use READ_ONCE().
+ * line with the allowed range, and the old value stays. Writers are
+ * serialised by the kernel's parameter lock; readers use READ_ONCE().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
