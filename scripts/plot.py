@@ -9,7 +9,7 @@ Per run (io, big, compute) and configuration: merged pages (pages_sharing)
 at fixed checkpoints, merged-page-seconds, the sharing opportunities vmsim
 counted (the most pages merging could free), pages scanned per merge, and
 the time from I/O to merge of sampled I/O-derived duplicates; then the
-goals; then the pread() cost of the hooks; then the qemu run (real QEMU
+goals; then the pread() cost of the hooks (instructions per call); then the qemu run (real QEMU
 guests: pages saved across their RAM, time to kernel KSM's plateau, CPU
 per saved page; its plot in DIR/qemu.png); then the scale run (CPU per page
 and per batch, metadata per page, as processes, memory and CPUs grow; its
@@ -248,12 +248,10 @@ def pace_table(d, cfgs, datas, lines):
 
 
 def pread_table(path, lines):
-    """Two estimates, for each hook_mode the module was loaded in.
-    Interference (other guest tasks, a busy host slowing the emulated guest
-    down) only adds time, so the fastest round of each state is the
-    steadiest estimate of the call's own cost ("best"). The median of
-    per-round ratios (the states take turns within seconds in each round)
-    is given too, with its spread."""
+    """Instructions per call (the pread run's guest clock counts
+    instructions, see tests/bench/bench-pread.sh): the fewest of each
+    state's rounds, against the module not loaded, and the spread between
+    rounds, which is zero unless something else was counted."""
     vals = {}
     with open(path) as f:
         for line in f:
@@ -265,41 +263,37 @@ def pread_table(path, lines):
     rounds = sorted({k[3] for k in vals})
     modes = sorted({k[0][len("loaded-"):-len("-run0")] for k in vals
                     if k[0].startswith("loaded-") and k[0].endswith("-run0")})
-    lines.append("| file system | process | hook_mode | not loaded: best ns/call | "
-                 "loaded, run=0: best | overhead | added ns/call | "
-                 "median of round ratios (IQR) | loaded, run=1: best | overhead | "
-                 "added ns/call |")
-    lines.append("|" + "---|" * 11)
+
+    def counts(state, fs, mg):
+        return [vals[(state, fs, mg, r)] for r in rounds if (state, fs, mg, r) in vals]
+
+    def spread(xs):
+        return f"{max(xs) - min(xs):.0f}"
+
+    lines.append("| file system | process | hook_mode | not loaded: instructions/call "
+                 "(spread) | loaded, run=0 (spread) | overhead | added | "
+                 "loaded, run=1 (spread) | overhead | added |")
+    lines.append("|" + "---|" * 10)
     for fs in ("tmpfs", "ramfs"):
         for mg, name in (("1", "mergeable"), ("2", "mergeable, new range per call"),
                          ("0", "not mergeable")):
-            base = [vals[("unloaded", fs, mg, r)] for r in rounds if ("unloaded", fs, mg, r) in vals]
+            base = counts("unloaded", fs, mg)
             if not base:
                 continue
             b0 = min(base)
             for mode in modes:
-                row = [fs, name, mode, f"{b0:.0f} (n={len(base)})"]
+                row = [fs, name, mode, f"{b0:.0f} ({spread(base)})"]
                 for run in ("run0", "run1"):
-                    st = f"loaded-{mode}-{run}"
-                    xs = [vals[(st, fs, mg, r)] for r in rounds if (st, fs, mg, r) in vals]
+                    xs = counts(f"loaded-{mode}-{run}", fs, mg)
                     if not xs:
-                        row += ["n/a"] * (4 if run == "run0" else 3)
+                        row += ["n/a"] * 3
                         continue
                     x = min(xs)
-                    row += [f"{x:.0f}", f"{(x / b0 - 1) * 100:+.1f}%", f"{x - b0:+.0f}"]
-                    if run == "run0":
-                        ratios = [vals[(st, fs, mg, r)] / vals[("unloaded", fs, mg, r)] - 1
-                                  for r in rounds if (st, fs, mg, r) in vals and
-                                  ("unloaded", fs, mg, r) in vals]
-                        if len(ratios) >= 2:
-                            q = statistics.quantiles(ratios, n=4)
-                            row.append(f"{statistics.median(ratios) * 100:+.1f}% "
-                                       f"({q[0] * 100:+.0f}% to {q[2] * 100:+.0f}%)")
-                        else:
-                            row.append("n/a")
+                    row += [f"{x:.0f} ({spread(xs)})", f"{(x / b0 - 1) * 100:+.2f}%",
+                            f"{x - b0:+.0f}"]
                 lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("Every measurement (ns/call, by round):")
+    lines.append("Every count (instructions/call, by round):")
     lines.append("")
     states = ["unloaded"] + [f"loaded-{m}-{r}" for m in modes for r in ("run0", "run1")]
     for st in states:
@@ -700,7 +694,7 @@ def main():
     lines.append("")
     goals(results, lines)
     if os.path.exists(os.path.join(out, "pread.txt")):
-        lines.append("## pread() cost of the hooks")
+        lines.append("## pread() cost of the hooks, in instructions (pread)")
         lines.append("")
         pread_table(os.path.join(out, "pread.txt"), lines)
     qemu_table(out, lines)

@@ -20,7 +20,11 @@
 # environment variables, which the groups see (e.g. KSMPP_TORTURE_SECONDS,
 # KSMPP_STRESS_SEED). A group file
 # whose first lines hold "# vm: numa" gets two NUMA nodes, one CPU and half
-# the memory each; "# vm: slab_nomerge" boots with each slab cache apart.
+# the memory each; "# vm: slab_nomerge" boots with each slab cache apart;
+# "# vm: icount" gets one CPU and a clock that counts the instructions it
+# executes, one a nanosecond (QEMU's -icount; sleep=off: time spent idle
+# is skipped, not waited for), so that timings in the guest are exact
+# instruction counts.
 # QEMU exits 0 even when the guest panics: callers judge the run by the
 # markers in LOG (see scripts/test.sh).
 set -euo pipefail
@@ -107,6 +111,8 @@ vm_options() {
 			"-object memory-backend-ram,size=$((memory - memory / 2))M,id=m1" \
 			"-numa node,nodeid=0,cpus=0,memdev=m0" \
 			"-numa node,nodeid=1,cpus=1,memdev=m1"
+	elif asks "$1" icount; then
+		echo "-smp 1 -icount shift=0,sleep=off"
 	else
 		echo "-smp ${KSMPP_VM_CPUS:-2}"
 	fi

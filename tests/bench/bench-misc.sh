@@ -1,15 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Two benchmarks without I/O-derived sharing:
-#  - compute: identical anonymous data produced by computation (vmsim,
-#    workload "compute", static mode), under each of COMPUTE_CONFIGS;
-#  - pread: the cost of ksmpp's hooks on a cached 4 KiB pread() loop, for a
-#    process that opted into merging (reading into one range, whose repeats
-#    ksmpp need not push again, or into a new range each call) and one that
-#    did not, on tmpfs (shmem
-#    read path) and ramfs (filemap_read path), with the module not loaded,
-#    and loaded with run=0 (hooks only) and with run=1 in each hook_mode
-#    (auto, which hooks by ftrace, and kprobe); the states take turns in
-#    each of PREAD_REPEATS rounds, so that drift hits them alike.
+# misc: sharing without I/O: identical anonymous data produced by
+# computation (vmsim, workload "compute", static mode), under each of
+# COMPUTE_CONFIGS.
 . /tests/bench-lib.sh
 
 for name in $COMPUTE_CONFIGS; do
@@ -19,34 +11,4 @@ for name in $COMPUTE_CONFIGS; do
 		-c "$CHURN_RATE" -f "$CACHE_PERCENT"
 done
 
-engines_off
-mkdir -p /mnt/ramfs && mount -t ramfs ramfs /mnt/ramfs
-dd if=/dev/urandom of=/tmp/pread.dat bs=4096 count=16 2>/dev/null
-cp /tmp/pread.dat /mnt/ramfs/pread.dat
-# measure STATE ROUND: one timing of each (fs, mergeable) pair.
-measure() {
-	local fs m file
-	for fs in tmpfs ramfs; do
-		file=/tmp/pread.dat
-		[ $fs = ramfs ] && file=/mnt/ramfs/pread.dat
-		for m in 1 2 0; do
-			[ $(($2 % 2)) -eq 1 ] && m=$((2 - m))	# alternate the order
-			say "pread $1 $fs mergeable=$m round=$2 $(preadloop $file "$PREAD_CALLS" $m)"
-		done
-	done
-}
-round=1
-while [ $round -le "$PREAD_REPEATS" ]; do
-	measure unloaded $round
-	for mode in auto kprobe; do
-		insmod $KSMPP_KO run=0 hook_mode=$mode ||
-			say "error insmod ksmpp run=0 hook_mode=$mode failed"
-		measure loaded-$mode-run0 $round
-		echo 1 > /sys/module/ksmpp/parameters/run
-		measure loaded-$mode-run1 $round
-		rmmod ksmpp
-	done
-	round=$((round + 1))
-done
-umount /mnt/ramfs
 kernel_check

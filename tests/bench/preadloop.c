@@ -10,7 +10,9 @@
  * "ns_per_call=MIN median=MEDIAN": wall time per call (CLOCK_MONOTONIC) of
  * the fastest block and of the median block. Interference (other tasks,
  * a busy host under an emulated guest) only adds time, so the fastest
- * block is the steadiest estimate of the call's own cost.
+ * block is the steadiest estimate of the call's own cost. In a guest whose
+ * clock counts instructions (QEMU's -icount, the bench's pread run) the
+ * figures are instructions per call.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
