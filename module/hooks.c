@@ -146,7 +146,7 @@ enum ksmpp_io_kind {
 struct ksmpp_io_hook {
 	const char *name;		/* the function */
 	const char *clone;		/* hooked instead where it exists */
-	unsigned int iter_arg;		/* which argument is the iov_iter */
+	unsigned int iter_arg;		/* which argument is the iov_iter: 1 or 3 */
 	enum ksmpp_io_kind kind;
 	bool optional;			/* kernels without it load all the same */
 	enum ksmpp_hook_how how;	/* the mechanism it got */
@@ -160,57 +160,57 @@ static const char * const ksmpp_hook_how_names[] = {
 	[KSMPP_HOOK_KPROBE] = "kprobe",
 };
 
-/* Record one hint; preemption off. */
-static void ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
+/*
+ * Record one hint; preemption off. The hint is built in this CPU's record
+ * and pushed from there: no copy, and no local whose address escapes
+ * (which would cost a stack canary on every call).
+ */
+static void notrace ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
 {
 	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
 	struct ksmpp_hint_last *last = this_cpu_ptr(&ksmpp_hint_last);
-	struct ksmpp_hint hint = {
-		.mm = current->mm,
-		.start = start,
-		.len = len,
-		.tgid = current->tgid,
-		.cpu = raw_smp_processor_id(),
-		.source = source,
-	};
+	struct mm_struct *mm = current->mm;
 
 	if (unlikely(!ring))
 		return;
 	this_cpu_inc(ksmpp_hint_counts.generated[source]);
 	this_cpu_add(ksmpp_hint_counts.bytes, len);
 	/* Same mm, same range, same source: tgid and cpu follow. */
-	if (last->ring == ring && last->hint.mm == hint.mm && last->hint.start == start &&
+	if (last->ring == ring && last->hint.mm == mm && last->hint.start == start &&
 	    last->hint.len == len && last->hint.source == source &&
 	    ksmpp_hint_ring_unseen(ring, last->seq)) {
 		this_cpu_inc(ksmpp_hint_counts.repeated);
 		return;
 	}
 	last->ring = ring;
-	last->seq = ksmpp_hint_ring_push(ring, &hint);
-	last->hint = hint;
-	trace_ksmpp_hint(hint.tgid, start, len, source);
+	last->hint = (struct ksmpp_hint) {
+		.mm = mm,
+		.start = start,
+		.len = len,
+		.tgid = current->tgid,
+		.cpu = raw_smp_processor_id(),
+		.source = source,
+	};
+	last->seq = ksmpp_hint_ring_push(ring, &last->hint);
+	trace_ksmpp_hint(last->hint.tgid, start, len, source);
 }
 
 /*
- * Hint the first @bytes of the user memory @it describes. Segments that
+ * Hint the first @bytes of the user iovec array @it describes. Segments that
  * continue one another in user memory (a contiguous buffer split into
  * blocks) make one hint. The walk stops once @bytes are accounted for, so
  * it visits at most nr_segs segments (UIO_MAXIOV for a user iovec array);
  * past KSMPP_HINT_MAX_RANGES hints the rest is lost, as if overwritten in
  * the ring.
  */
-static void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes, u8 source)
+static noinline void notrace ksmpp_hint_iovec(const struct iov_iter *it, size_t bytes,
+					      u8 source)
 {
-	const struct iovec *iov;
+	const struct iovec *iov = iter_iov(it);
 	size_t skip = it->iov_offset, len;
 	unsigned long seg, base, start = 0, run = 0;
 	unsigned int ranges = 0;
 
-	if (iter_is_ubuf(it)) {
-		ksmpp_hint_range((unsigned long)it->ubuf + skip, bytes, source);
-		return;
-	}
-	iov = iter_iov(it);
 	for (seg = 0; bytes && seg < it->nr_segs; seg++, skip = 0) {
 		if (iov[seg].iov_len <= skip)
 			continue;
@@ -233,6 +233,19 @@ static void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes, u8 source)
 		ksmpp_hint_range(start, run, source);
 }
 
+/*
+ * As ksmpp_hint_iovec(), for any user-backed iterator: a single buffer
+ * (read(), pread()) takes the short way, without the walk's registers.
+ */
+static __always_inline void ksmpp_hint_iter(const struct iov_iter *it, size_t bytes,
+					    u8 source)
+{
+	if (iter_is_ubuf(it))
+		ksmpp_hint_range((unsigned long)it->ubuf + it->iov_offset, bytes, source);
+	else
+		ksmpp_hint_iovec(it, bytes, source);
+}
+
 /* Bytes a buffered read at @iocb's position can fill: up to the file's end. */
 static size_t ksmpp_read_bytes_left(const struct kiocb *iocb, size_t count)
 {
@@ -253,7 +266,7 @@ static __always_inline bool ksmpp_io_wanted(void)
 }
 
 /* Hint what @hook's call with @iocb and @iter is about to move; preemption off. */
-static void ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb *iocb,
+static void notrace ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb *iocb,
 			   const struct iov_iter *iter)
 {
 	size_t bytes;
@@ -279,6 +292,14 @@ static void ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb 
 		ksmpp_hint_iter(iter, bytes, source);
 }
 
+/*
+ * @hook's iterator, from the arguments @args by @get (a register either
+ * way): the constant indexes keep the compiler from bringing in the path
+ * to stack arguments, and a stack canary with it, on every call.
+ */
+#define ksmpp_io_iter(get, args, hook)					\
+	((struct iov_iter *)((hook)->iter_arg == 3 ? get(args, 3) : get(args, 1)))
+
 /* The kprobe pre-handler, run with preemption disabled. */
 static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
 {
@@ -286,13 +307,14 @@ static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
 
 	if (ksmpp_io_wanted())
 		ksmpp_io_enter(hook, (struct kiocb *)regs_get_kernel_argument(regs, 0),
-			       (struct iov_iter *)regs_get_kernel_argument(regs, hook->iter_arg));
+			       ksmpp_io_iter(regs_get_kernel_argument, regs, hook));
 	return 0;
 }
 
 /* The optional fields (.optional, .clone) follow the kind. */
 #define KSMPP_IO_HOOK(fn, arg, io_kind, ...) {				\
-	.name = #fn, .iter_arg = arg, .kind = KSMPP_IO_##io_kind,	\
+	.name = #fn, .kind = KSMPP_IO_##io_kind,			\
+	.iter_arg = arg + BUILD_BUG_ON_ZERO(arg != 1 && arg != 3),	\
 	.kp.pre_handler = ksmpp_io_kprobe,				\
 	__VA_ARGS__							\
 }
@@ -328,7 +350,7 @@ static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 			return;
 	preempt_disable_notrace();
 	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
-		       (struct iov_iter *)ksmpp_ftrace_arg(fregs, hook->iter_arg));
+		       ksmpp_io_iter(ksmpp_ftrace_arg, fregs, hook));
 	preempt_enable_notrace();
 }
 
