@@ -199,6 +199,35 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 #define KSMPP_FTRACE_ARGS_FLAGS		FTRACE_OPS_FL_SAVE_REGS
 #endif
 
+/*
+ * ftrace direct calls: the functions an ops filters for call a trampoline
+ * of ours from their fentry site. 6.1 names the ops-based API *_multi, and
+ * its unregister leaves the filter to be freed; 6.5 renamed it and frees
+ * the filter when asked. Every Debian config has them; a kernel without
+ * them, or a compiler without __no_caller_saved_registers (which the
+ * trampoline relies on, see hooks.c), has no direct mode.
+ */
+#if defined(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) && __has_attribute(__no_caller_saved_registers__)
+#define KSMPP_HAVE_DIRECT_CALLS
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define ksmpp_register_direct(ops, addr)	register_ftrace_direct(ops, addr)
+#define ksmpp_unregister_direct(ops, addr)	unregister_ftrace_direct(ops, addr, true)
+#else
+#define ksmpp_register_direct(ops, addr)	register_ftrace_direct_multi(ops, addr)
+#define ksmpp_unregister_direct(ops, addr)				\
+	({ int __err = unregister_ftrace_direct_multi(ops, addr);	\
+	   ftrace_free_filter(ops); __err; })
+#endif
+#endif
+/*
+ * A direct trampoline is reached by a call that skips the callee's call
+ * thunk: it accounts the call depth itself (6.2+, with call depth
+ * tracking; nothing on 6.1, which has no such mitigation).
+ */
+#ifndef CALL_DEPTH_ACCOUNT
+#define CALL_DEPTH_ACCOUNT	""
+#endif
+
 /* The running kernel's symbol @name (function or variable), or 0. */
 unsigned long ksmpp_symbol_address(const char *name);
 

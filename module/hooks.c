@@ -53,19 +53,26 @@
  * threads and kernel-internal I/O are ignored at entry, at the cost of one
  * flag test.
  *
- * hook_mode chooses the mechanism: an ftrace_ops of ours, whose callback
- * is called from each function's fentry site without saving all
- * registers, or a kprobe per function; auto (the default) takes ftrace and
- * falls back to a kprobe for a function ftrace cannot hook. /proc/ksmpp
- * says which each function got.
+ * hook_mode chooses the mechanism. An ftrace direct call: each function's
+ * fentry site calls ksmpp's own trampoline, which for a process that did
+ * not opt in costs a call, one question and a return, with no register
+ * saved. An ftrace_ops of ours, whose callback ftrace's trampoline calls
+ * after saving the argument registers. Or a kprobe per function. A
+ * function has one direct-call slot, which a BPF fentry program or
+ * another module may hold: auto (the default) gives such a function the
+ * ftrace_ops, and a function ftrace cannot hook a kprobe. /proc/ksmpp says
+ * which each function got. While ksmpp holds a slot, another tracer's
+ * direct call on that function is refused (hook_mode=ftrace leaves the
+ * slots free).
  *
- * Hints are recorded with preemption disabled (the ftrace callback disables
- * it once the process is known to have opted in; a kprobe's handler runs
- * so): they never sleep, never allocate, never touch user memory and take
- * no reference on the mm, which the ring keeps only as an identity. The
- * consumer validates it against the processes it knows, so a stale hint
- * may be wasted, never dangerous. The ring is replaced (hint_buffer_size)
- * under RCU: recorders are RCU-sched readers.
+ * Hints are recorded with preemption disabled (the direct call's and the
+ * ftrace callback's C code disables it once the process is known to have
+ * opted in; a kprobe's handler runs so): they never sleep, never allocate,
+ * never touch user memory and take no reference on the mm, which the ring
+ * keeps only as an identity. The consumer validates it against the
+ * processes it knows, so a stale hint may be wasted, never dangerous. The
+ * ring is replaced (hint_buffer_size) under RCU: recorders are RCU-sched
+ * readers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -142,6 +149,13 @@ enum ksmpp_io_kind {
 	KSMPP_IO_DIRECT,	/* direct I/O, either way (the iterator says) */
 };
 
+/* Where a direct ops is: its filter to free, or to unregister (which frees it). */
+enum ksmpp_direct_state {
+	KSMPP_DIRECT_UNUSED,
+	KSMPP_DIRECT_FILTERED,
+	KSMPP_DIRECT_LIVE,
+};
+
 /* One hooked function. Its first argument is the iocb. */
 struct ksmpp_io_hook {
 	const char *name;		/* the function */
@@ -152,10 +166,16 @@ struct ksmpp_io_hook {
 	enum ksmpp_hook_how how;	/* the mechanism it got */
 	unsigned long addr;		/* the hooked symbol's */
 	struct kprobe kp;
+#ifdef KSMPP_HAVE_DIRECT_CALLS
+	/* Its own direct ops, where the shared one was refused. */
+	struct ftrace_ops direct_ops;
+	enum ksmpp_direct_state direct_state;
+#endif
 };
 
 static const char * const ksmpp_hook_how_names[] = {
 	[KSMPP_HOOK_NONE] = "none",
+	[KSMPP_HOOK_DIRECT] = "direct",
 	[KSMPP_HOOK_FTRACE] = "ftrace",
 	[KSMPP_HOOK_KPROBE] = "kprobe",
 };
@@ -332,11 +352,24 @@ static struct ksmpp_io_hook ksmpp_io_hooks[] = {
 };
 
 /*
+ * The hook of the function whose fentry site is at @ip (the symbol's
+ * address, or just past its ENDBR); NULL for none.
+ */
+static const struct ksmpp_io_hook *ksmpp_io_hook_at(unsigned long ip)
+{
+	const struct ksmpp_io_hook *hook;
+
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++)
+		if (ip - hook->addr <= KSMPP_FENTRY_OFFSET)
+			return hook;
+	return NULL;
+}
+
+/*
  * The ftrace callback, called from a hooked function's fentry site at @ip
- * (the symbol's address, or just past its ENDBR) with the argument
- * registers saved (no SAVE_REGS, no recursion guard: it calls no hooked
- * function). It runs preemptible: a process that did not opt in costs the
- * call and one flag test.
+ * with the argument registers saved (no SAVE_REGS, no recursion guard: it
+ * calls no hooked function). It runs preemptible: a process that did not
+ * opt in costs the call and one flag test.
  */
 static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 				    struct ftrace_ops *ops, struct ftrace_regs *fregs)
@@ -345,14 +378,158 @@ static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 
 	if (!ksmpp_io_wanted())
 		return;
-	for (hook = ksmpp_io_hooks; ip - hook->addr > KSMPP_FENTRY_OFFSET; hook++)
-		if (hook == ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks) - 1)
-			return;
+	hook = ksmpp_io_hook_at(ip);
+	if (!hook)
+		return;
 	preempt_disable_notrace();
 	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
 		       ksmpp_io_iter(ksmpp_ftrace_arg, fregs, hook));
 	preempt_enable_notrace();
 }
+
+#ifdef KSMPP_HAVE_DIRECT_CALLS
+/*
+ * Direct calls: a hooked function's fentry site calls ksmpp_io_direct_tramp
+ * (below) itself. The trampoline's question, asked on every call: whether
+ * the task's mm opted into merging. It keeps every register but rax,
+ * which carries its answer (and no argument of a hooked function: none is
+ * variadic), so that the trampoline saves nothing for a process that did
+ * not opt in. ksmpp_io_direct() asks the rest of ksmpp_io_wanted().
+ */
+static bool __used notrace __no_caller_saved_registers ksmpp_io_direct_wanted(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	return mm && ksmpp_mm_mergeable(mm);
+}
+
+/*
+ * Called by the trampoline, preemptible, for a process that may have
+ * opted in: @ret is where the hooked function's fentry call returns to,
+ * @a0 to @a3 its first four arguments.
+ */
+static void __used notrace ksmpp_io_direct(unsigned long ret, unsigned long a0,
+					   unsigned long a1, unsigned long a2, unsigned long a3)
+{
+	const struct ksmpp_io_hook *hook;
+
+	if (!ksmpp_io_wanted())
+		return;
+	hook = ksmpp_io_hook_at(ret - MCOUNT_INSN_SIZE);
+	if (!hook)
+		return;
+	preempt_disable_notrace();
+	ksmpp_io_enter(hook, (struct kiocb *)a0, (struct iov_iter *)(hook->iter_arg == 3 ? a3 : a1));
+	preempt_enable_notrace();
+}
+
+/*
+ * The trampoline. It is called from a hooked function's fentry site (or
+ * from ftrace's own trampoline, when another tracer shares the function)
+ * with the function's arguments in their registers and the site's return
+ * address on top of the stack, and returns to the function with all of
+ * them as they were. ENDBR first (its address is taken); it accounts the
+ * call depth itself (the site's call skips call thunks) and returns
+ * through the return thunk. Where the process opted in, it saves the six
+ * argument registers, and calls ksmpp_io_direct() with the return address
+ * and the first four arguments (the iterator is the second or fourth).
+ * No indirect call.
+ */
+asm(
+"	.pushsection .text, \"ax\", @progbits\n"
+"	.type ksmpp_io_direct_tramp, @function\n"
+"	.globl ksmpp_io_direct_tramp\n"
+"ksmpp_io_direct_tramp:\n"
+	ASM_ENDBR
+"	pushq %rbp\n"
+"	movq %rsp, %rbp\n"
+	CALL_DEPTH_ACCOUNT
+"	call ksmpp_io_direct_wanted\n"
+"	testb %al, %al\n"
+"	jnz 1f\n"
+"	popq %rbp\n"
+	ASM_RET
+"1:	pushq %rdi\n"
+"	pushq %rsi\n"
+"	pushq %rdx\n"
+"	pushq %rcx\n"
+"	pushq %r8\n"
+"	pushq %r9\n"
+"	movq %rcx, %r8\n"
+"	movq %rdx, %rcx\n"
+"	movq %rsi, %rdx\n"
+"	movq %rdi, %rsi\n"
+"	movq 8(%rbp), %rdi\n"
+"	call ksmpp_io_direct\n"
+"	popq %r9\n"
+"	popq %r8\n"
+"	popq %rcx\n"
+"	popq %rdx\n"
+"	popq %rsi\n"
+"	popq %rdi\n"
+"	popq %rbp\n"
+	ASM_RET
+"	.size ksmpp_io_direct_tramp, .-ksmpp_io_direct_tramp\n"
+"	.popsection\n"
+);
+
+/* One direct ops for every function that takes a direct call. */
+static struct ftrace_ops ksmpp_io_direct_ops;
+static enum ksmpp_direct_state ksmpp_io_direct_state;
+
+/* Undo @ops in @state (a registered ops is unregistered, which waits for callers). */
+static void ksmpp_io_direct_release(struct ftrace_ops *ops, enum ksmpp_direct_state *state)
+{
+	if (*state == KSMPP_DIRECT_LIVE)
+		ksmpp_unregister_direct(ops, (unsigned long)ksmpp_io_direct_tramp);
+	else if (*state == KSMPP_DIRECT_FILTERED)
+		ftrace_free_filter(ops);
+	*state = KSMPP_DIRECT_UNUSED;
+}
+
+/* Register @ops, filtered for its functions, and note it in @state. */
+static int ksmpp_io_direct_register(struct ftrace_ops *ops, enum ksmpp_direct_state *state)
+{
+	int err = ksmpp_register_direct(ops, (unsigned long)ksmpp_io_direct_tramp);
+
+	if (!err)
+		*state = KSMPP_DIRECT_LIVE;
+	return err;
+}
+
+/*
+ * Filter the shared direct ops for @hook's function: where ftrace has a
+ * site for it. Registering comes once all are in (ksmpp_io_direct_attach()).
+ */
+static int ksmpp_io_direct_filter(struct ksmpp_io_hook *hook)
+{
+	int err = ftrace_set_filter_ip(&ksmpp_io_direct_ops, hook->addr, 0, 0);
+
+	if (!err) {
+		ksmpp_io_direct_state = KSMPP_DIRECT_FILTERED;
+		hook->how = KSMPP_HOOK_DIRECT;
+	}
+	return err;
+}
+
+static void ksmpp_io_direct_detach(void)
+{
+	struct ksmpp_io_hook *hook;
+
+	ksmpp_io_direct_release(&ksmpp_io_direct_ops, &ksmpp_io_direct_state);
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++)
+		ksmpp_io_direct_release(&hook->direct_ops, &hook->direct_state);
+}
+#else
+static int ksmpp_io_direct_filter(struct ksmpp_io_hook *hook)
+{
+	return -ENODEV;
+}
+
+static void ksmpp_io_direct_detach(void)
+{
+}
+#endif
 
 /*
  * One ftrace_ops for every function it hooks: unregistering an ops waits
@@ -379,6 +556,7 @@ static void ksmpp_io_hooks_unregister(void)
 {
 	struct ksmpp_io_hook *hook;
 
+	ksmpp_io_direct_detach();
 	if (ksmpp_io_ops_live) {
 		/* Waits for callbacks, preempted ones too (RCU tasks). */
 		unregister_ftrace_function(&ksmpp_io_ops);
@@ -569,12 +747,63 @@ static int ksmpp_io_ftrace_to_kprobes(enum ksmpp_hook_mode mode, int err)
 	return 0;
 }
 
+#ifdef KSMPP_HAVE_DIRECT_CALLS
+/*
+ * Register the shared direct ops. Where it is refused (a function's one
+ * direct slot is taken: a BPF fentry program, a livepatch, another
+ * module), each function tries an ops of its own, so that only those that
+ * cannot take a direct call go without: in auto mode they get ksmpp's
+ * ftrace_ops instead (the caller registers it), in direct mode the load
+ * fails. Each own ops costs a grace period at unload: only in that case.
+ */
+static int ksmpp_io_direct_attach(enum ksmpp_hook_mode mode)
+{
+	struct ksmpp_io_hook *hook;
+	int err;
+
+	if (ksmpp_io_direct_state == KSMPP_DIRECT_UNUSED)
+		return 0;
+	err = ksmpp_io_direct_register(&ksmpp_io_direct_ops, &ksmpp_io_direct_state);
+	if (!err)
+		return 0;
+	ksmpp_io_direct_release(&ksmpp_io_direct_ops, &ksmpp_io_direct_state);
+	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
+		if (hook->how != KSMPP_HOOK_DIRECT)
+			continue;
+		err = ftrace_set_filter_ip(&hook->direct_ops, hook->addr, 0, 0);
+		if (!err) {
+			hook->direct_state = KSMPP_DIRECT_FILTERED;
+			err = ksmpp_io_direct_register(&hook->direct_ops, &hook->direct_state);
+		}
+		if (!err)
+			continue;
+		ksmpp_io_direct_release(&hook->direct_ops, &hook->direct_state);
+		hook->how = KSMPP_HOOK_NONE;
+		if (mode == KSMPP_HOOK_MODE_DIRECT)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
+		pr_info("%s: no direct call (error %d: another tracer holds it?), hooked by ftrace\n",
+			hook->kp.symbol_name, err);
+		err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
+		if (err)
+			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
+		hook->how = KSMPP_HOOK_FTRACE;
+	}
+	return 0;
+}
+
+#else
+static int ksmpp_io_direct_attach(enum ksmpp_hook_mode mode)
+{
+	return 0;
+}
+
+#endif
+
 int ksmpp_hooks_init(void)
 {
 	enum ksmpp_hook_mode mode = READ_ONCE(ksmpp_hook_mode);
 	struct ksmpp_hint_ring *ring;
 	struct ksmpp_io_hook *hook;
-	bool ftrace = false;
 	int err;
 
 	ring = ksmpp_hint_ring_alloc(ksmpp_hint_buffer_size);
@@ -587,10 +816,11 @@ int ksmpp_hooks_init(void)
 	mutex_unlock(&ksmpp_lock);
 
 	/*
-	 * ftrace's filter takes each function by address (by name, ftrace
-	 * looks up the name of each of its ~60,000 sites: seconds under TCG);
-	 * one it refuses (no ftrace site) gets a kprobe, unless hook_mode is
-	 * ftrace.
+	 * ftrace's filters take each function by address (by name, ftrace
+	 * looks up the name of each of its ~60,000 sites: seconds under TCG).
+	 * In auto mode a function goes to the direct ops, else (no direct
+	 * calls in this kernel) to the ftrace_ops, else (no ftrace site) to a
+	 * kprobe; the other modes take their one mechanism or fail the load.
 	 */
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
 		hook->addr = hook->clone ? ksmpp_symbol_address(hook->clone) : 0;
@@ -603,21 +833,27 @@ int ksmpp_hooks_init(void)
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, -ENOENT);
 		}
 		err = -EINVAL;
-		if (mode != KSMPP_HOOK_MODE_KPROBE)
+		if (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_DIRECT)
+			err = ksmpp_io_direct_filter(hook);
+		if (err && (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_FTRACE)) {
 			err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
-		if (!err) {
-			hook->how = KSMPP_HOOK_FTRACE;
-			ftrace = true;
-			continue;
+			if (!err)
+				hook->how = KSMPP_HOOK_FTRACE;
 		}
-		if (mode == KSMPP_HOOK_MODE_FTRACE)
+		if (!err)
+			continue;
+		if (mode != KSMPP_HOOK_MODE_AUTO && mode != KSMPP_HOOK_MODE_KPROBE)
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
 		err = ksmpp_io_kprobe_register(hook);
 		if (err)
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
 	}
-	if (!ftrace)
-		return 0;
+	err = ksmpp_io_direct_attach(mode);
+	if (err)
+		return err;
+	for (hook = ksmpp_io_hooks; hook->how != KSMPP_HOOK_FTRACE; hook++)
+		if (hook == ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks) - 1)
+			return 0;
 	err = register_ftrace_function(&ksmpp_io_ops);
 	if (err)
 		return ksmpp_io_ftrace_to_kprobes(mode, err);

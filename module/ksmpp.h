@@ -94,7 +94,8 @@ enum ksmpp_stats_mode {
 
 /* Values of hook_mode: how the I/O functions are hooked. */
 enum ksmpp_hook_mode {
-	KSMPP_HOOK_MODE_AUTO,	/* ftrace, else a kprobe, per function */
+	KSMPP_HOOK_MODE_AUTO,	/* direct, else ftrace, else a kprobe, per function */
+	KSMPP_HOOK_MODE_DIRECT,	/* direct calls only: a function without fails the load */
 	KSMPP_HOOK_MODE_FTRACE,	/* ftrace only: a function it cannot hook fails the load */
 	KSMPP_HOOK_MODE_KPROBE,	/* kprobes only */
 };
@@ -102,7 +103,8 @@ enum ksmpp_hook_mode {
 /* The mechanism a hooked function got. */
 enum ksmpp_hook_how {
 	KSMPP_HOOK_NONE,	/* not hooked (an optional function this kernel lacks) */
-	KSMPP_HOOK_FTRACE,
+	KSMPP_HOOK_DIRECT,	/* an ftrace direct call to ksmpp's trampoline */
+	KSMPP_HOOK_FTRACE,	/* ksmpp's ftrace_ops */
 	KSMPP_HOOK_KPROBE,
 };
 
@@ -117,6 +119,7 @@ enum ksmpp_hint_source {
 extern const char * const ksmpp_hint_source_names[KSMPP_HINT_SOURCES];
 
 /* The I/O hooks and the hint ring they fill (hooks.c). */
+void ksmpp_io_direct_tramp(void);	/* the direct calls' trampoline, in assembly */
 int ksmpp_hooks_init(void);
 void ksmpp_hooks_exit(void);
 int ksmpp_set_hint_buffer_size(unsigned long size);

@@ -176,6 +176,7 @@ static const char * const ksmpp_merge_scopes[] = {
 
 static const char * const ksmpp_hook_modes[] = {
 	[KSMPP_HOOK_MODE_AUTO] = "auto",
+	[KSMPP_HOOK_MODE_DIRECT] = "direct",
 	[KSMPP_HOOK_MODE_FTRACE] = "ftrace",
 	[KSMPP_HOOK_MODE_KPROBE] = "kprobe",
 };
@@ -259,8 +260,8 @@ KSMPP_NUMBER_PARAM(hint_scan_percent, 75, 0, 100, NUMBER, NULL,
 		   "most of each batch that hinted pages may take (0: no hints)");
 KSMPP_CHOICE_PARAM(hook_mode, KSMPP_HOOK_MODE_AUTO, ksmpp_hook_modes,
 		   ksmpp_set_hook_mode,
-		   "how the I/O functions are hooked, chosen at load time: ftrace (a kprobe where ftrace cannot), ftrace only, or kprobes only",
-		   "auto, ftrace or kprobe, default auto", "auto, ftrace and kprobe");
+		   "how the I/O functions are hooked, chosen at load time: a direct call, else ftrace, else a kprobe, per function; direct calls only; ftrace only; or kprobes only",
+		   "auto, direct, ftrace or kprobe, default auto", "auto, direct, ftrace and kprobe");
 KSMPP_CHOICE_PARAM(merge_scope, KSMPP_SCOPE_GLOBAL, ksmpp_merge_scopes,
 		   ksmpp_set_merge_scope,
 		   "whose pages may share a merged page: any process's, one uid's, one cgroup's, or one process's only",

@@ -7,6 +7,9 @@
 #   ksmpp-test.ko             a test build with delays and faults to inject,
 #                             a load that finds no kernel symbol included
 #                             (KSMPP_TEST_HOOKS: test_* parameters)
+#   ksmpp-slot.ko             a test module holding one function's
+#                             direct-call slot, as another tracer would
+#                             (tests/slot)
 #   dkms/ksmpp.ko             the module as "dkms add" + "dkms build" make it
 #   version                   the version the module must report
 set -euo pipefail
@@ -49,6 +52,14 @@ fi
 # Warnings fail the project's own builds (not a user's DKMS build).
 kbuild ksmpp KCFLAGS=-Werror
 kbuild ksmpp-test KCFLAGS='-Werror -DKSMPP_TEST_HOOKS'
+
+# The test module that holds a function's direct-call slot (tests/slot).
+dir=/build/ksmpp-slot
+rm -rf "${CHROOT:?}$dir" && mkdir -p "$CHROOT$dir"
+cp -a "$KSMPP_TOP"/tests/slot/. "$KSMPP_TOP/module/compat.h" "$CHROOT$dir/"
+chroot "$CHROOT" make -s -j"$(nproc)" -C "/lib/modules/$KVER/build" M="$dir" \
+	KCFLAGS=-Werror modules >&2
+cp "$CHROOT$dir/ksmpp_slot.ko" "$out/ksmpp-slot.ko"
 
 # DKMS, as a user's machine runs it.
 src=/usr/src/ksmpp-$version

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # checkpatch.sh [FILE...]: the kernel's checkpatch.pl (from Debian's
-# linux-source of the 6.1 line, cached) on the module's sources. Prints one
+# linux-source of the 6.1 line, cached) on the module's sources and the
+# test module's (tests/slot). Prints one
 # "PASS|FAIL checkpatch FILE" line per file; exit status 1 if any fails.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -18,7 +19,7 @@ fi
 
 status=0
 cd "$KSMPP_TOP"
-for f in "${@:-module/*.[ch]}"; do
+for f in "${@:-module/*.[ch] tests/slot/*.[ch]}"; do
 	for f in $f; do
 		ignore=FILE_PATH_CHANGES
 		# The compat unit exists to test kernel versions.

@@ -9,9 +9,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 
 line=${1:?line}
-# shellcheck disable=SC1090
-. "$KSMPP_CACHE/kernels/$line.env"
-ko=$KSMPP_BUILD/$line/modules/ksmpp.ko
+line_module "$line"
 
 # fields FILE STRUCT: "name offset size" per member ("}" closes a union or
 # struct), and "size N" for the whole.

@@ -43,6 +43,14 @@ apt_mirror() {
 		awk -v l="$1" '$1 == l { print $2; exit }'
 }
 
+# line_module LINE: the facts of kernel line LINE (its env file: KVER,
+# CHROOT, VMLINUX, ...), and ko, the ksmpp.ko built for it.
+line_module() {
+	# shellcheck disable=SC1090
+	. "$KSMPP_CACHE/kernels/$1.env"
+	ko=$KSMPP_BUILD/$1/modules/ksmpp.ko
+}
+
 # asks GROUPS WORD: one of the groups (tests/vm/GROUP.sh, or the
 # benchmark's tests/bench/GROUP.sh) asks for WORD ("# vm: WORD" lines).
 asks() {

@@ -16,9 +16,7 @@ shopt -s inherit_errexit
 . "$(dirname "$0")/lib.sh"
 
 line=${1:?line}
-# shellcheck disable=SC1090
-. "$KSMPP_CACHE/kernels/$line.env"
-ko=$KSMPP_BUILD/$line/modules/ksmpp.ko
+line_module "$line"
 iov='struct iov_iter *'
 kiocb='struct kiocb *'
 

@@ -224,6 +224,7 @@ build_line() {
 	result PASS "[$line] build with Kbuild and DKMS"
 	count_lines "[$line] " "$KSMPP_TOP/scripts/layout-check.sh" "$line"
 	count_lines "[$line] " "$KSMPP_TOP/scripts/proto-check.sh" "$line"
+	count_lines "[$line] " "$KSMPP_TOP/scripts/tramp-check.sh" "$line"
 	"$KSMPP_TOP/scripts/vm.sh" initramfs "$line"
 }
 

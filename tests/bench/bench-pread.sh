@@ -5,7 +5,7 @@
 # ksmpp need not push again, or into a new range each call) and one that
 # did not, on tmpfs (shmem read path) and ramfs (filemap_read path), with
 # the module not loaded, and loaded with run=0 (hooks only) and with run=1
-# in each hook_mode (auto, which hooks by ftrace, and kprobe).
+# in each hook_mode (auto, which hooks by direct calls, ftrace and kprobe).
 # The guest runs with QEMU's -icount (scripts/vm.sh): its clock counts
 # the instructions executed, one a nanosecond, so preadloop's "ns_per_call"
 # is the instructions a call takes, the same in every round. The states
@@ -34,7 +34,7 @@ preadloop /tmp/pread.dat "$PREAD_CALLS" 1 >/dev/null
 round=1
 while [ $round -le "$PREAD_REPEATS" ]; do
 	measure unloaded $round
-	for mode in auto kprobe; do
+	for mode in auto ftrace kprobe; do
 		insmod $KSMPP_KO run=0 hook_mode=$mode ||
 			say "error insmod ksmpp run=0 hook_mode=$mode failed"
 		measure loaded-$mode-run0 $round

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# The I/O hooks: in each hook_mode (ftrace, as auto chooses, and kprobes)
+# The I/O hooks: in each hook_mode (direct calls, as auto chooses, ftrace
+# and kprobes)
 # every read and write path yields the hints it should (pid, range, length,
 # source, as /sys/kernel/debug/ksmpp/hints lists them), and /proc/ksmpp
 # names the mechanism of each hooked function; a process that did not opt
@@ -27,11 +28,11 @@ check "hook_mode has a description" \
 	sh -c "modinfo -F parm $KSMPP_KO | grep -q '^hook_mode:.\{10,\}'"
 dmesg -c >/dev/null
 check "load refuses hook_mode=uprobe" not insmod $KSMPP_KO hook_mode=uprobe 2>/dev/null
-check "... named in the log" logged "ksmpp: invalid hook_mode 'uprobe': allowed are auto, ftrace and kprobe"
+check "... named in the log" logged "ksmpp: invalid hook_mode 'uprobe': allowed are auto, direct, ftrace and kprobe"
 
-for hook_mode in kprobe auto; do
+for hook_mode in kprobe ftrace auto; do
 	insmod $KSMPP_KO hook_mode=$hook_mode
-	how=$( [ $hook_mode = auto ] && echo ftrace || echo kprobe )
+	how=$( [ $hook_mode = auto ] && echo direct || echo $hook_mode )
 	check "hook_mode=$hook_mode: every function hooked by $how" hooked_by $how
 	# preadv_many: 40 iovecs, 20 adjacent ones as one hint, 20 apart.
 	for mode in read pread readv preadv preadv2 uring_read uring_readv aio_read preadv_many; do
@@ -47,7 +48,7 @@ done
 check "hook_mode cannot change while loaded" \
 	sh -c '! echo kprobe > /sys/module/ksmpp/parameters/hook_mode'
 check "... the log says why" logged "hook_mode is chosen at load time"
-check "hook_mode unchanged after that" grep -qx '\[auto\] ftrace kprobe' \
+check "hook_mode unchanged after that" grep -qx '\[auto\] direct ftrace kprobe' \
 	/sys/module/ksmpp/parameters/hook_mode
 
 before=$(grep -c . $HINTS)
@@ -95,6 +96,49 @@ check "storm: ring holds at most 16 ($(proc_field hints_pending))" [ "$(proc_fie
 check "storm: pushed (generated - repeated) = pending + dropped + consumed ($pushed = $accounted)" \
 	[ "$pushed" = "$accounted" ]
 check "storm: listing bounded by the ring" [ "$(grep -c . $HINTS)" -le 16 ]
+
+# Another tracer holds a function's direct-call slot (the test module
+# ksmpp-slot, as a BPF fentry program would): auto hooks that function by
+# ftrace, the others keep their direct calls, and reads are hinted either
+# way; hook_mode=direct refuses to load. Loaded first, ksmpp holds the
+# slots, and the other tracer's registration is refused (-EBUSY).
+unload
+SLOT=/modules/ksmpp-slot.ko
+slot_addr=0x$(awk '$3 == "shmem_file_read_iter" { print $1; exit }' /proc/kallsyms)
+dmesg -c >/dev/null
+check "a test module holds shmem_file_read_iter's direct-call slot" insmod $SLOT addr=$slot_addr
+check "auto: ksmpp loads beside it" insmod $KSMPP_KO
+check "... shmem_file_read_iter hooked by ftrace" \
+	grep -q '^hooked_shmem_file_read_iter: *ftrace$' /proc/ksmpp
+check "... filemap_read keeps its direct call" grep -q '^hooked_filemap_read: *direct$' /proc/ksmpp
+check "... the log says why" logged "shmem_file_read_iter: no direct call (error -16"
+for mode in pread readv; do
+	check "... tmpfs $mode hinted" hinted /tmp/file $mode
+	check "... page cache $mode hinted" hinted /mnt/ramfs/file $mode
+done
+unload
+check "hook_mode=direct: load refused while another tracer holds a slot" \
+	not insmod $KSMPP_KO hook_mode=direct 2>/dev/null
+check "... named in the log" logged "cannot hook shmem_file_read_iter by direct (error -16)"
+check "... nothing left loaded" not loaded
+check "the test module lets go of its slot" rmmod ksmpp_slot
+check "ksmpp holds the slots: hook_mode=direct loads" insmod $KSMPP_KO hook_mode=direct
+check "... every function hooked by direct" hooked_by direct
+check "... another tracer's registration is refused" not insmod $SLOT addr=$slot_addr 2>/dev/null
+check "... with -EBUSY, in the log" logged "cannot hold the direct-call slot at $slot_addr (error -16)"
+check "... tmpfs pread still hinted" hinted /tmp/file pread
+# A kprobe on a function with a direct call sends each call through
+# ftrace's own trampoline, which then jumps to ksmpp's.
+KPROBES=/sys/kernel/debug/tracing/kprobe_events
+echo 'p:ksmpp_share filemap_read' >> $KPROBES
+echo 1 > /sys/kernel/debug/tracing/events/kprobes/ksmpp_share/enable
+check "... a kprobe beside the direct call: page cache pread still hinted" \
+	hinted /mnt/ramfs/file pread
+echo 0 > /sys/kernel/debug/tracing/events/kprobes/ksmpp_share/enable
+echo '-:ksmpp_share' >> $KPROBES
+unload
+check "unloaded: the slot is free again" insmod $SLOT addr=$slot_addr
+rmmod ksmpp_slot
 
 # ksmpp needs ftrace on (ksm_guard): with kernel.ftrace_enabled 0 it does
 # not load, and loaded, it keeps ftrace from being turned off under it.
