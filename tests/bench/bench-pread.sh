@@ -29,7 +29,9 @@ measure() {
 		done
 	done
 }
-# Not counted: the first calls after boot take up to 2x (6.12-deb13).
+# Not counted: a first loop. The first round may still count other work
+# of a guest just booted (up to 2x on 6.12-deb13 and 7.x, the table's
+# spread shows it), which the fewest of the rounds leaves out.
 preadloop /tmp/pread.dat "$PREAD_CALLS" 1 >/dev/null
 round=1
 while [ $round -le "$PREAD_REPEATS" ]; do
