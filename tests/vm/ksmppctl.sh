@@ -143,7 +143,7 @@ check "status: memory saved" said_line "memory saved:    0 B (0 pages sharing, 4
 check "status: sharing ratio" said_line "sharing ratio:   - (0 pages sharing / 0 pages shared)"
 check "status: hint hit rate" said_line "hint hit rate:   - (0 merges / 0 pages scanned from hints)"
 check "status: hint ring" said "hint ring:       1024 entries, at most 75% of a batch;"
-check "status: hooks, filemap_read by ftrace" said "hooks:           filemap_read ftrace, "
+check "status: hooks, filemap_read by a direct call" said "hooks:           filemap_read direct, "
 
 ctl status --json
 check "status --json: exit 0" exits 0
