@@ -276,13 +276,24 @@ static size_t ksmpp_read_bytes_left(const struct kiocb *iocb, size_t count)
 	return min_t(u64, count, size - iocb->ki_pos);
 }
 
-/* Whether the current task is a process that opted into merging, with hints on. */
-static __always_inline bool ksmpp_io_wanted(void)
+/* Whether the current task's mm opted into merging (the direct call's question). */
+static __always_inline bool ksmpp_io_mm_mergeable(void)
 {
 	struct mm_struct *mm = current->mm;
 
-	return READ_ONCE(ksmpp_hint_scan_percent) && mm &&
-	       !(current->flags & PF_KTHREAD) && ksmpp_mm_mergeable(mm);
+	return mm && ksmpp_mm_mergeable(mm);
+}
+
+/* The rest of the question: hints on, and not a kernel thread using an mm. */
+static __always_inline bool ksmpp_io_hints_taken(void)
+{
+	return READ_ONCE(ksmpp_hint_scan_percent) && !(current->flags & PF_KTHREAD);
+}
+
+/* Whether the current task is a process that opted into merging, with hints on. */
+static __always_inline bool ksmpp_io_wanted(void)
+{
+	return ksmpp_io_hints_taken() && ksmpp_io_mm_mergeable();
 }
 
 /* Hint what @hook's call with @iocb and @iter is about to move; preemption off. */
@@ -313,12 +324,16 @@ static void notrace ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struc
 }
 
 /*
- * @hook's iterator, from the arguments @args by @get (a register either
- * way): the constant indexes keep the compiler from bringing in the path
- * to stack arguments, and a stack canary with it, on every call.
+ * @hook's iterator, given the call's arguments 1 and 3 (registers both):
+ * reading the argument by a variable index would bring in the path to
+ * stack arguments, and a stack canary with it, on every call.
  */
-#define ksmpp_io_iter(get, args, hook)					\
-	((struct iov_iter *)((hook)->iter_arg == 3 ? get(args, 3) : get(args, 1)))
+static __always_inline const struct iov_iter *ksmpp_io_iter(const struct ksmpp_io_hook *hook,
+							    unsigned long arg1,
+							    unsigned long arg3)
+{
+	return (const struct iov_iter *)(hook->iter_arg == 3 ? arg3 : arg1);
+}
 
 /* The kprobe pre-handler, run with preemption disabled. */
 static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
@@ -327,7 +342,8 @@ static int ksmpp_io_kprobe(struct kprobe *kp, struct pt_regs *regs)
 
 	if (ksmpp_io_wanted())
 		ksmpp_io_enter(hook, (struct kiocb *)regs_get_kernel_argument(regs, 0),
-			       ksmpp_io_iter(regs_get_kernel_argument, regs, hook));
+			       ksmpp_io_iter(hook, regs_get_kernel_argument(regs, 1),
+					     regs_get_kernel_argument(regs, 3)));
 	return 0;
 }
 
@@ -366,6 +382,23 @@ static const struct ksmpp_io_hook *ksmpp_io_hook_at(unsigned long ip)
 }
 
 /*
+ * Hint the call whose fentry site is at @ip, with arguments @a0, @a1 and
+ * @a3, of a process that opted in; preemptible (the ftrace callback and
+ * the direct call).
+ */
+static __always_inline void ksmpp_io_call(unsigned long ip, unsigned long a0,
+					  unsigned long a1, unsigned long a3)
+{
+	const struct ksmpp_io_hook *hook = ksmpp_io_hook_at(ip);
+
+	if (!hook)
+		return;
+	preempt_disable_notrace();
+	ksmpp_io_enter(hook, (const struct kiocb *)a0, ksmpp_io_iter(hook, a1, a3));
+	preempt_enable_notrace();
+}
+
+/*
  * The ftrace callback, called from a hooked function's fentry site at @ip
  * with the argument registers saved (no SAVE_REGS, no recursion guard: it
  * calls no hooked function). It runs preemptible: a process that did not
@@ -374,17 +407,9 @@ static const struct ksmpp_io_hook *ksmpp_io_hook_at(unsigned long ip)
 static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 				    struct ftrace_ops *ops, struct ftrace_regs *fregs)
 {
-	const struct ksmpp_io_hook *hook;
-
-	if (!ksmpp_io_wanted())
-		return;
-	hook = ksmpp_io_hook_at(ip);
-	if (!hook)
-		return;
-	preempt_disable_notrace();
-	ksmpp_io_enter(hook, (struct kiocb *)ksmpp_ftrace_arg(fregs, 0),
-		       ksmpp_io_iter(ksmpp_ftrace_arg, fregs, hook));
-	preempt_enable_notrace();
+	if (ksmpp_io_wanted())
+		ksmpp_io_call(ip, ksmpp_ftrace_arg(fregs, 0), ksmpp_ftrace_arg(fregs, 1),
+			      ksmpp_ftrace_arg(fregs, 3));
 }
 
 #ifdef KSMPP_HAVE_DIRECT_CALLS
@@ -398,9 +423,7 @@ static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
  */
 static bool __used notrace __no_caller_saved_registers ksmpp_io_direct_wanted(void)
 {
-	struct mm_struct *mm = current->mm;
-
-	return mm && ksmpp_mm_mergeable(mm);
+	return ksmpp_io_mm_mergeable();
 }
 
 /*
@@ -411,16 +434,8 @@ static bool __used notrace __no_caller_saved_registers ksmpp_io_direct_wanted(vo
 static void __used notrace ksmpp_io_direct(unsigned long ret, unsigned long a0,
 					   unsigned long a1, unsigned long a2, unsigned long a3)
 {
-	const struct ksmpp_io_hook *hook;
-
-	if (!ksmpp_io_wanted())
-		return;
-	hook = ksmpp_io_hook_at(ret - MCOUNT_INSN_SIZE);
-	if (!hook)
-		return;
-	preempt_disable_notrace();
-	ksmpp_io_enter(hook, (struct kiocb *)a0, (struct iov_iter *)(hook->iter_arg == 3 ? a3 : a1));
-	preempt_enable_notrace();
+	if (ksmpp_io_hints_taken())
+		ksmpp_io_call(ret - MCOUNT_INSN_SIZE, a0, a1, a3);
 }
 
 /*
@@ -541,6 +556,16 @@ static struct ftrace_ops ksmpp_io_ops = {
 	.flags = KSMPP_FTRACE_ARGS_FLAGS,
 };
 static bool ksmpp_io_ops_live;
+
+/* Filter ksmpp_io_ops for @hook's function, registered once all are in. */
+static int ksmpp_io_ftrace_filter(struct ksmpp_io_hook *hook)
+{
+	int err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
+
+	if (!err)
+		hook->how = KSMPP_HOOK_FTRACE;
+	return err;
+}
 
 /* A kprobe on @hook's function, kp.symbol_name. */
 static int ksmpp_io_kprobe_register(struct ksmpp_io_hook *hook)
@@ -783,10 +808,9 @@ static int ksmpp_io_direct_attach(enum ksmpp_hook_mode mode)
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
 		pr_info("%s: no direct call (error %d: another tracer holds it?), hooked by ftrace\n",
 			hook->kp.symbol_name, err);
-		err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
+		err = ksmpp_io_ftrace_filter(hook);
 		if (err)
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, err);
-		hook->how = KSMPP_HOOK_FTRACE;
 	}
 	return 0;
 }
@@ -835,11 +859,8 @@ int ksmpp_hooks_init(void)
 		err = -EINVAL;
 		if (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_DIRECT)
 			err = ksmpp_io_direct_filter(hook);
-		if (err && (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_FTRACE)) {
-			err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
-			if (!err)
-				hook->how = KSMPP_HOOK_FTRACE;
-		}
+		if (err && (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_FTRACE))
+			err = ksmpp_io_ftrace_filter(hook);
 		if (!err)
 			continue;
 		if (mode != KSMPP_HOOK_MODE_AUTO && mode != KSMPP_HOOK_MODE_KPROBE)
