@@ -34,7 +34,8 @@ body() {
 
 tramp=$(body ksmpp_io_direct_tramp)
 wanted=$(body ksmpp_io_direct_wanted)
-check "trampoline: found in ksmpp.ko" [ -n "$tramp" ] && [ -n "$wanted" ]
+both_found() { [ -n "$tramp" ] && [ -n "$wanted" ]; }
+check "trampoline and its question: found in ksmpp.ko" both_found
 if grep -q '^CONFIG_X86_KERNEL_IBT=y' "$config"; then
 	check "trampoline: starts with ENDBR (IBT kernel)" \
 		[ "$(echo "$tramp" | head -n 1 | awk '{ print $1 }')" = endbr64 ]
