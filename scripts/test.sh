@@ -183,6 +183,23 @@ result_lines() {
 	fi
 }
 
+# failed_context LOG: for the guest's first three failing checks, the 20
+# lines it printed before each (the test program's own words, kernel
+# messages), above the block of results at the end.
+failed_context() {
+	awk '/^KSMPP-RESULTS-BEGIN$/ { exit }
+		/KSMPP-RESULT FAIL / && shown < 3 {
+			name = $0
+			sub(/.*KSMPP-RESULT FAIL /, "", name)
+			print "before the failing check \"" name "\":"
+			for (i = (n > 20 ? n - 20 : 0); i < n; i++)
+				print "  " ring[i % 20]
+			shown++
+		}
+		/KSMPP-RESULT / { next }
+		{ ring[n++ % 20] = $0 }' "$1"
+}
+
 # judge LINE GROUP LOG: count the results a guest printed.
 judge() {
 	local line=$1 group=$2 log=$3 p=0 f=0 status text
@@ -198,6 +215,7 @@ judge() {
 	# Printed again at the end of the run, where it is seen.
 	{ kernel_bad_context "$log.kernel" && kernel_bad_stacks "$log.kernel"; } |
 		sed "s|^|[$line] $group: |" > "$log.context" || true
+	failed_context "$log" | sed "s|^|[$line] |" >> "$log.context" || true
 	[ -s "$log.context" ] || rm -f "$log.context"
 	rm -f "$log.kernel"
 	if ! grep -q KSMPP-END "$log"; then
@@ -374,7 +392,7 @@ done
 for line in $built; do
 	for context in "$KSMPP_BUILD/$line"/logs/*.log.context; do
 		[ -f "$context" ] || continue
-		echo "The kernel log around its first failing line, ${context%.context}:"
+		echo "What went wrong in ${context%.context}:"
 		cat "$context"
 	done
 done
