@@ -19,7 +19,7 @@ echo "torture: $seconds s a kernel line, seed $seed" \
 	"(replay: make torture KERNELS=\"${KERNELS:-$KSMPP_ALL_KERNELS}\" SECONDS=$seconds SEED=$seed)"
 export TESTS=torture
 export KSMPP_GUEST_ENV="${KSMPP_GUEST_ENV:+$KSMPP_GUEST_ENV }KSMPP_TORTURE_SECONDS=$seconds KSMPP_TORTURE_SEED=$seed"
-# Boot, setup, a slow end or a hang (the group bounds ksm-torture to 180 s
+# Boot, setup, a slow end or a hang (the group bounds ksm-torture to 540 s
 # past its run, 900 s on the debug line), unloading, and the debug line's
 # leak check after the group.
 export KSMPP_VM_TIMEOUT=$((seconds + 1200))

@@ -51,7 +51,7 @@ check "THP on madvise, khugepaged every 100 ms" thp_set enabled=madvise defrag=m
 # up to 30 s): the last round's check, and at the end the actors' last
 # operations, KSM's stop, the engine's start, a last round and the
 # workers' exit: six of them at most, even when every one is slow.
-op=${KSMPP_TORTURE_OP_TIMEOUT:-30}
+op=${KSMPP_TORTURE_OP_TIMEOUT:-60}
 check "torture $seconds s, seed $seed: contents intact, no hang" \
 	bounded $((seconds + 6 * (op + 30))) ksm-torture "$seconds" "$seed"
 if [ "$KSMPP_ENGINE" = ksmpp ]; then

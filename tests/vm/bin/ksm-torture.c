@@ -27,13 +27,14 @@
  * every page byte for byte against the shadow. A mismatch is reported with
  * seed, worker, page and byte. Operations that fail are counted with their
  * errno (no failure by itself); one that does not return within
- * OP_TIMEOUT_S is a hang, a failure. The program exits 0 only without
+ * OP_TIMEOUT_S is a hang, a failure (one past a third of it is reported,
+ * with where it waits, as slow). The program exits 0 only without
  * mismatches, hangs, and workers or actors that died or failed.
  * Environment: KSMPP_TORTURE_CGROUP, a cgroup v2 directory with the memory
  * controller for the workers to run in (for memory.reclaim; none without
  * it): the actors and the watcher stay outside, so that reclaim never
  * pages out the program that times the operations;
- * KSMPP_TORTURE_OP_TIMEOUT, OP_TIMEOUT_S in seconds (default 30); KSMPP_KO,
+ * KSMPP_TORTURE_OP_TIMEOUT, OP_TIMEOUT_S in seconds (default 60); KSMPP_KO,
  * the module (default /modules/ksmpp.ko).
  */
 #define _GNU_SOURCE
@@ -82,9 +83,15 @@
 #define FILE_PAGES	64	/* the data file: page k holds pattern k % PATTERNS */
 #define DATA_FILE	"/tmp/ksmpp-torture.dat"
 #define ROUND_MS	3000
-/* An operation that takes longer hangs (a failure). */
-/* KSMPP_TORTURE_OP_TIMEOUT: for slower kernels (the debug line). */
-#define OP_TIMEOUT_S	((int)number_from_env("KSMPP_TORTURE_OP_TIMEOUT", 30))
+/*
+ * An operation that takes longer hangs (a failure). On a 2-CPU host running
+ * two TCG guests at once (as CI does), a node's compaction took 37 s, and
+ * meanwhile an rmmod (with its child writing kernel KSM's run) 30.5 s, as
+ * an RCU-tasks grace period, which rmmod waits for, stalled for 10 s:
+ * slow, but both returned.
+ * KSMPP_TORTURE_OP_TIMEOUT: for slower kernels (the debug line).
+ */
+#define OP_TIMEOUT_S	((int)number_from_env("KSMPP_TORTURE_OP_TIMEOUT", 60))
 #define MAX_ERRNO	134	/* errno values counted one by one; above: "other" */
 #define MAX_REPORTS	10	/* mismatches printed in full */
 #define KSMPP_RUN	"/sys/module/ksmpp/parameters/run"
@@ -150,7 +157,8 @@ struct kind_stats {
 struct busy {
 	_Atomic int kind;
 	_Atomic uint64_t since;
-	bool reported;		/* the controller's */
+	bool slow;		/* the controller's: slow reported */
+	bool reported;		/* the controller's: hang reported */
 };
 
 struct worker_slot {
@@ -1324,8 +1332,15 @@ static void watch(struct busy *b, const char *who, unsigned int n, pid_t pid)
 	int k = atomic_load(&b->kind);
 
 	if (k < 0) {
-		b->reported = false;
+		b->slow = b->reported = false;
 		return;
+	}
+	/* Where a slow one waits, said once, for when it ends in a hang. */
+	if (!b->slow && now_ms() - atomic_load(&b->since) >= OP_TIMEOUT_S * 1000ULL / 3) {
+		b->slow = true;
+		say("%s %u (pid %d): \"%s\" has not returned after %d s (slow, no failure by itself), in the kernel at:",
+		    who, n, (int)pid, kinds[k].name, OP_TIMEOUT_S / 3);
+		print_stack(pid);
 	}
 	if (b->reported || now_ms() - atomic_load(&b->since) < OP_TIMEOUT_S * 1000ULL)
 		return;
