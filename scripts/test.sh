@@ -183,21 +183,26 @@ result_lines() {
 	fi
 }
 
-# failed_context LOG: for the guest's first three failing checks, the 20
-# lines it printed before each (the test program's own words, kernel
-# messages), above the block of results at the end.
+# failed_context LOG: for the guest's first three failing checks, what
+# the guest printed for each: its first five lines that say FAIL (a test
+# program's reasons), then its last 15 lines (kernel messages among them).
 failed_context() {
 	awk '/^KSMPP-RESULTS-BEGIN$/ { exit }
 		/KSMPP-RESULT FAIL / && shown < 3 {
 			name = $0
 			sub(/.*KSMPP-RESULT FAIL /, "", name)
 			print "before the failing check \"" name "\":"
-			for (i = (n > 20 ? n - 20 : 0); i < n; i++)
-				print "  " ring[i % 20]
+			for (i = 0; i < nfail; i++)
+				print "  " fail[i]
+			if (nfail)
+				print "  ..."
+			for (i = (n > 15 ? n - 15 : 0); i < n; i++)
+				print "  " ring[i % 15]
 			shown++
 		}
-		/KSMPP-RESULT / { next }
-		{ ring[n++ % 20] = $0 }' "$1"
+		/KSMPP-RESULT / { n = 0; nfail = 0; next }
+		/FAIL/ && nfail < 5 { fail[nfail++] = $0 }
+		{ ring[n++ % 15] = $0 }' "$1"
 }
 
 # judge LINE GROUP LOG: count the results a guest printed.
