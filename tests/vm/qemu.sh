@@ -143,8 +143,6 @@ none_across() { [ "$(nested_across)" -eq 0 ]; }
 saved_all() { nested_saved a b c | awk '{ print $1 + $2 + $3 }'; }
 images_saved() { nested_saved a b c | cut -d' ' -f1; }
 images_at_least() { [ "$(images_saved)" -ge "$1" ]; }
-# shared_or_scans_reach PAGES N: images_at_least PAGES, or scans_reach N.
-shared_or_scans_reach() { images_at_least "$1" || scans_reach "$2"; }
 across=$(nested_across) images=$(images_saved)
 check "the guests' RAM shares frames across ($across)" [ "$across" -gt 0 ]
 check "each QEMU in a cgroup of its own" in_cgroups
@@ -157,13 +155,12 @@ check "merge_scope=cgroup: after two passes, each guest's own duplicates merged 
 	[ "$saved" -gt 0 -a "$(nested_across)" -eq 0 ]
 sums_ok "merge_scope cgroup"
 check "merge_scope global taken" sh -c "echo global > $KSMPP_PARAMS/merge_scope"
-# Counted in passes, not seconds: a loaded host slows the nested guests
-# and the scanner alike. The wait ends early once the blocks are shared.
+# A few passes share them again (4-8 had ended by the end of this check in
+# a local run); on CI's loaded host 120 s were once not enough. The wait
+# ends as soon as they are shared, and the line below counts the passes.
 scans=$(proc_field full_scans)
-check "four more passes end, or the images' blocks are shared again first" \
-	within 300 shared_or_scans_reach $((images / 2)) $((scans + 4))
-check "merge_scope=global: within four passes, the images' blocks are shared again, half as many as before or more ($images before)" \
-	images_at_least $((images / 2))
+check "merge_scope=global: within 300 s, the images' blocks are shared again, half as many as before or more ($images before)" \
+	within 300 images_at_least $((images / 2))
 echo "merge_scope: before, $across frames shared across and $images pages of the images saved; after cgroup and back to global, $(nested_across) and $(images_saved), $(($(proc_field full_scans) - scans)) passes later"
 sums_ok "merge_scope global"
 echo 200 > $KSMPP_PARAMS/pages_to_scan
