@@ -1330,19 +1330,21 @@ static void print_engine_stacks(void)
 static void watch(struct busy *b, const char *who, unsigned int n, pid_t pid)
 {
 	int k = atomic_load(&b->kind);
+	uint64_t busy_ms;
 
 	if (k < 0) {
 		b->slow = b->reported = false;
 		return;
 	}
+	busy_ms = now_ms() - atomic_load(&b->since);
 	/* Where a slow one waits, said once, for when it ends in a hang. */
-	if (!b->slow && now_ms() - atomic_load(&b->since) >= OP_TIMEOUT_S * 1000ULL / 3) {
+	if (!b->slow && busy_ms >= OP_TIMEOUT_S * 1000ULL / 3) {
 		b->slow = true;
 		say("%s %u (pid %d): \"%s\" has not returned after %d s (slow, no failure by itself), in the kernel at:",
 		    who, n, (int)pid, kinds[k].name, OP_TIMEOUT_S / 3);
 		print_stack(pid);
 	}
-	if (b->reported || now_ms() - atomic_load(&b->since) < OP_TIMEOUT_S * 1000ULL)
+	if (b->reported || busy_ms < OP_TIMEOUT_S * 1000ULL)
 		return;
 	b->reported = true;
 	atomic_fetch_add(&sh->hangs, 1);
