@@ -87,36 +87,6 @@
 
 #define KSMPP_SLOT_WRITING	1ULL
 
-struct ksmpp_hint_slot {
-	u64 seq;			/* sequence word, see DOC: Overview */
-	struct ksmpp_hint hint;		/* payload, valid while seq is COMPLETE */
-};
-
-struct ksmpp_hint_interval {
-	u64 lo;				/* oldest pending sequence number */
-	u64 hi;				/* one past the newest pending one */
-};
-
-struct ksmpp_hint_ring {
-	/* Shared with producers: written by every push. */
-	atomic64_t head;		/* next sequence number == hints pushed */
-	atomic64_t contended;		/* pushes that gave up their slot */
-	struct ksmpp_hint_slot *slots;	/* the ring itself, size entries */
-	u64 size;			/* number of slots, a power of two */
-
-	/*
-	 * Consumer only (counters also read locklessly by stats readers,
-	 * last_head by producers asking ksmpp_hint_ring_unseen()).
-	 */
-	u64 last_head ____cacheline_aligned_in_smp; /* head seen by last pop */
-	u64 ready;			/* pop takes sequence numbers below this */
-	u64 marked;			/* head at the last hold_back */
-	u64 consumed;			/* hints returned by pop */
-	u64 dropped;			/* hints discarded without returning them */
-	unsigned int depth;		/* intervals in use in stack[] */
-	struct ksmpp_hint_interval stack[KSMPP_HINT_RING_INTERVALS]; /* [0] oldest */
-};
-
 static inline u64 ksmpp_slot_complete(u64 seq)
 {
 	return (seq + 1) << 1;
@@ -189,18 +159,6 @@ u64 ksmpp_hint_ring_push(struct ksmpp_hint_ring *ring,
 	smp_wmb();	/* payload before COMPLETE(seq); pairs with the read's 1st rmb */
 	WRITE_ONCE(slot->seq, ksmpp_slot_complete(seq));
 	return seq;
-}
-
-/*
- * Any context. The consumer has not taken @seq in while last_head is at
- * or below it; a slot is claimed again only size pushes later.
- */
-bool ksmpp_hint_ring_unseen(const struct ksmpp_hint_ring *ring, u64 seq)
-{
-	u64 head = (u64)atomic64_read(&ring->head);
-
-	return seq >= READ_ONCE(ring->last_head) && seq < head &&
-	       head - seq <= ring->size / 2;
 }
 
 /* Consumer only: copy out seq's payload if it is intact. */

@@ -78,6 +78,7 @@
 
 #include <linux/ftrace.h>
 #include <linux/kprobes.h>
+#include <linux/log2.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
@@ -181,30 +182,18 @@ static const char * const ksmpp_hook_how_names[] = {
 };
 
 /*
- * Record one hint; preemption off. The hint is built in this CPU's record
- * and pushed from there: no copy, and no local whose address escapes
- * (which would cost a stack canary on every call).
+ * Push the hint of the current process on [@start, @start + @len) into
+ * @ring, recording it as this CPU's last; preemption off. The hint is
+ * built in the record and pushed from there: no copy, and no local whose
+ * address escapes (which would cost a stack canary on every call).
  */
-static void notrace ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
+static noinline void notrace ksmpp_hint_push(struct ksmpp_hint_ring *ring,
+					     struct ksmpp_hint_last *last,
+					     unsigned long start, unsigned long len, u8 source)
 {
-	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
-	struct ksmpp_hint_last *last = this_cpu_ptr(&ksmpp_hint_last);
-	struct mm_struct *mm = current->mm;
-
-	if (unlikely(!ring))
-		return;
-	this_cpu_inc(ksmpp_hint_counts.generated[source]);
-	this_cpu_add(ksmpp_hint_counts.bytes, len);
-	/* Same mm, same range, same source: tgid and cpu follow. */
-	if (last->ring == ring && last->hint.mm == mm && last->hint.start == start &&
-	    last->hint.len == len && last->hint.source == source &&
-	    ksmpp_hint_ring_unseen(ring, last->seq)) {
-		this_cpu_inc(ksmpp_hint_counts.repeated);
-		return;
-	}
 	last->ring = ring;
 	last->hint = (struct ksmpp_hint) {
-		.mm = mm,
+		.mm = current->mm,
 		.start = start,
 		.len = len,
 		.tgid = current->tgid,
@@ -212,7 +201,40 @@ static void notrace ksmpp_hint_range(unsigned long start, unsigned long len, u8 
 		.source = source,
 	};
 	last->seq = ksmpp_hint_ring_push(ring, &last->hint);
+	/* A hint lost to contention is no hint to repeat: match no ring. */
+	if (unlikely(last->seq == KSMPP_HINT_RING_LOST))
+		last->ring = NULL;
 	trace_ksmpp_hint(last->hint.tgid, start, len, source);
+}
+
+/*
+ * Record one hint; preemption off. A repeat, the common case of a process
+ * reading into one buffer, returns without calling anything: the push is
+ * a call of its own, in tail position, so that a repeat saves no register.
+ */
+static void notrace ksmpp_hint_range(unsigned long start, unsigned long len, u8 source)
+{
+	struct ksmpp_hint_ring *ring = rcu_dereference_sched(ksmpp_ring);
+	struct ksmpp_hint_last *last = this_cpu_ptr(&ksmpp_hint_last);
+
+	if (unlikely(!ring))
+		return;
+	/*
+	 * The mask changes no valid source; it shows the compiler the index
+	 * is in bounds, so that a kernel with UBSAN_BOUNDS (7.x) checks
+	 * nothing here, and the repeat stays a leaf.
+	 */
+	BUILD_BUG_ON(!is_power_of_2(KSMPP_HINT_SOURCES));
+	this_cpu_inc(ksmpp_hint_counts.generated[source & (KSMPP_HINT_SOURCES - 1)]);
+	this_cpu_add(ksmpp_hint_counts.bytes, len);
+	/* Same mm, same range, same source: tgid and cpu follow. */
+	if (last->ring == ring && last->hint.mm == current->mm && last->hint.start == start &&
+	    last->hint.len == len && last->hint.source == source &&
+	    ksmpp_hint_ring_unseen(ring, last->seq)) {
+		this_cpu_inc(ksmpp_hint_counts.repeated);
+		return;
+	}
+	ksmpp_hint_push(ring, last, start, len, source);
 }
 
 /*
@@ -297,8 +319,9 @@ static __always_inline bool ksmpp_io_wanted(void)
 }
 
 /* Hint what @hook's call with @iocb and @iter is about to move; preemption off. */
-static void notrace ksmpp_io_enter(const struct ksmpp_io_hook *hook, const struct kiocb *iocb,
-			   const struct iov_iter *iter)
+static __always_inline void ksmpp_io_enter(const struct ksmpp_io_hook *hook,
+					    const struct kiocb *iocb,
+					    const struct iov_iter *iter)
 {
 	size_t bytes;
 	u8 source;
