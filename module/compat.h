@@ -16,6 +16,7 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/static_call.h>
+#include <linux/uaccess.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
@@ -189,10 +190,22 @@ struct page *ksmpp_proto_follow_page(struct vm_area_struct *vma,
 	ftrace_instruction_pointer_set(fregs, ip)
 #endif
 /*
- * Where a function's ftrace site (its fentry call) is: at its symbol, or
- * after the 4-byte ENDBR that IBT kernels (6.12, 7.x) start it with.
+ * Where the function at @addr has its ftrace site (its fentry call): at
+ * its symbol, or past the ENDBR that IBT kernels (6.12, 7.x) start a
+ * function with where it may be called indirectly (or the poison that
+ * replaced an unused one at boot, which is as long).
  */
-#define KSMPP_FENTRY_OFFSET		(IS_ENABLED(CONFIG_X86_KERNEL_IBT) ? 4 : 0)
+static inline unsigned long ksmpp_fentry_site(unsigned long addr)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	u32 insn;
+
+	if (!get_kernel_nofault(insn, (u32 *)addr) &&
+	    (insn == gen_endbr() || insn == gen_endbr_poison()))
+		return addr + ENDBR_INSN_SIZE;
+#endif
+	return addr;
+}
 #ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
 #define KSMPP_FTRACE_ARGS_FLAGS		0
 #else

@@ -165,7 +165,7 @@ struct ksmpp_io_hook {
 	enum ksmpp_io_kind kind;
 	bool optional;			/* kernels without it load all the same */
 	enum ksmpp_hook_how how;	/* the mechanism it got */
-	unsigned long addr;		/* the hooked symbol's */
+	unsigned long site;		/* its ftrace site (fentry call) */
 	struct kprobe kp;
 #ifdef KSMPP_HAVE_DIRECT_CALLS
 	/* Its own direct ops, where the shared one was refused. */
@@ -390,16 +390,15 @@ static struct ksmpp_io_hook ksmpp_io_hooks[] = {
 	KSMPP_IO_HOOK(iomap_file_buffered_write, 1, WRITE),
 };
 
-/*
- * The hook of the function whose fentry site is at @ip (the symbol's
- * address, or just past its ENDBR); NULL for none.
- */
-static const struct ksmpp_io_hook *ksmpp_io_hook_at(unsigned long ip)
+/* The hook of the function whose fentry site is at @ip; NULL for none. */
+static __always_inline const struct ksmpp_io_hook *ksmpp_io_hook_at(unsigned long ip)
 {
 	const struct ksmpp_io_hook *hook;
 
+	/* Unrolled: a comparison a hook, no loop to align or count. */
+#pragma GCC unroll 8
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++)
-		if (ip - hook->addr <= KSMPP_FENTRY_OFFSET)
+		if (ip == hook->site)
 			return hook;
 	return NULL;
 }
@@ -541,7 +540,7 @@ static int ksmpp_io_direct_register(struct ftrace_ops *ops, enum ksmpp_direct_st
  */
 static int ksmpp_io_direct_filter(struct ksmpp_io_hook *hook)
 {
-	int err = ftrace_set_filter_ip(&ksmpp_io_direct_ops, hook->addr, 0, 0);
+	int err = ftrace_set_filter_ip(&ksmpp_io_direct_ops, hook->site, 0, 0);
 
 	if (!err) {
 		ksmpp_io_direct_state = KSMPP_DIRECT_FILTERED;
@@ -583,7 +582,7 @@ static bool ksmpp_io_ops_live;
 /* Filter ksmpp_io_ops for @hook's function, registered once all are in. */
 static int ksmpp_io_ftrace_filter(struct ksmpp_io_hook *hook)
 {
-	int err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->addr, 0, 0);
+	int err = ftrace_set_filter_ip(&ksmpp_io_ops, hook->site, 0, 0);
 
 	if (!err)
 		hook->how = KSMPP_HOOK_FTRACE;
@@ -818,7 +817,7 @@ static int ksmpp_io_direct_attach(enum ksmpp_hook_mode mode)
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
 		if (hook->how != KSMPP_HOOK_DIRECT)
 			continue;
-		err = ftrace_set_filter_ip(&hook->direct_ops, hook->addr, 0, 0);
+		err = ftrace_set_filter_ip(&hook->direct_ops, hook->site, 0, 0);
 		if (!err) {
 			hook->direct_state = KSMPP_DIRECT_FILTERED;
 			err = ksmpp_io_direct_register(&hook->direct_ops, &hook->direct_state);
@@ -851,6 +850,7 @@ int ksmpp_hooks_init(void)
 	enum ksmpp_hook_mode mode = READ_ONCE(ksmpp_hook_mode);
 	struct ksmpp_hint_ring *ring;
 	struct ksmpp_io_hook *hook;
+	unsigned long addr;
 	int err;
 
 	ring = ksmpp_hint_ring_alloc(ksmpp_hint_buffer_size);
@@ -870,15 +870,24 @@ int ksmpp_hooks_init(void)
 	 * kprobe; the other modes take their one mechanism or fail the load.
 	 */
 	for (hook = ksmpp_io_hooks; hook < ksmpp_io_hooks + ARRAY_SIZE(ksmpp_io_hooks); hook++) {
-		hook->addr = hook->clone ? ksmpp_symbol_address(hook->clone) : 0;
-		hook->kp.symbol_name = hook->addr ? hook->clone : hook->name;
-		if (!hook->addr)
-			hook->addr = ksmpp_symbol_address(hook->name);
-		if (!hook->addr) {
+		addr = hook->clone ? ksmpp_symbol_address(hook->clone) : 0;
+		hook->kp.symbol_name = addr ? hook->clone : hook->name;
+		if (!addr)
+			addr = ksmpp_symbol_address(hook->name);
+		if (!addr) {
 			if (hook->optional)
 				continue;
 			return ksmpp_io_hook_failed(hook->kp.symbol_name, mode, -ENOENT);
 		}
+		/*
+		 * The filters take the site itself, as ksmpp_io_hook_at() will
+		 * see it. ftrace refuses an address past the symbol that is no
+		 * site (-ENOENT): a wrong guess fails the load rather than leave
+		 * a hook that is never found. (At the symbol itself, which
+		 * ftrace would map to the site, the fentry call is the first
+		 * instruction: only an ENDBR goes before it.)
+		 */
+		hook->site = ksmpp_fentry_site(addr);
 		err = -EINVAL;
 		if (mode == KSMPP_HOOK_MODE_AUTO || mode == KSMPP_HOOK_MODE_DIRECT)
 			err = ksmpp_io_direct_filter(hook);
