@@ -217,10 +217,9 @@ static inline unsigned long ksmpp_fentry_site(unsigned long addr)
  * of ours from their fentry site. 6.1 names the ops-based API *_multi, and
  * its unregister leaves the filter to be freed; 6.5 renamed it and frees
  * the filter when asked. Every Debian config has them; a kernel without
- * them, or a compiler without __no_caller_saved_registers (which the
- * trampoline relies on, see hooks.c), has no direct mode.
+ * them has no direct mode.
  */
-#if defined(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) && __has_attribute(__no_caller_saved_registers__)
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
 #define KSMPP_HAVE_DIRECT_CALLS
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define ksmpp_register_direct(ops, addr)	register_ftrace_direct(ops, addr)
@@ -239,6 +238,19 @@ static inline unsigned long ksmpp_fentry_site(unsigned long addr)
  */
 #ifndef CALL_DEPTH_ACCOUNT
 #define CALL_DEPTH_ACCOUNT	""
+#endif
+/*
+ * The current task's per-CPU pointer as the trampoline reads it (an
+ * assembler operand): the variable current_task on 6.1 and from 6.15,
+ * the first field of pcpu_hot in between (KSMPP_CURRENT_TASK_HOT).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define KSMPP_CURRENT_TASK_ASM	"%gs:current_task"
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 15, 0)
+#define KSMPP_CURRENT_TASK_HOT
+#define KSMPP_CURRENT_TASK_ASM	__stringify(PER_CPU_VAR(pcpu_hot))
+#else
+#define KSMPP_CURRENT_TASK_ASM	__stringify(PER_CPU_VAR(current_task))
 #endif
 
 /* The running kernel's symbol @name (function or variable), or 0. */

@@ -438,23 +438,38 @@ static void notrace ksmpp_io_ftrace(unsigned long ip, unsigned long parent_ip,
 /*
  * Direct calls: a hooked function's fentry site calls ksmpp_io_direct_tramp
  * (below) itself. The trampoline's question, asked on every call: whether
- * the task's mm opted into merging. It keeps every register but rax,
- * which carries its answer (and no argument of a hooked function: none is
- * variadic), so that the trampoline saves nothing for a process that did
- * not opt in. ksmpp_io_direct() asks the rest of ksmpp_io_wanted().
+ * the task's mm opted into merging (ksmpp_io_mm_mergeable(), in four
+ * instructions of its own that write only rax, which carries no argument
+ * of a hooked function: none is variadic). A process that did not opt in
+ * costs that and a return, with no register saved. ksmpp_io_direct() asks
+ * the rest of ksmpp_io_wanted().
+ *
+ * The question needs offsets that only the compiler knows. A top-level asm
+ * takes no operands, so this function, never called, hands them to the
+ * assembler as local symbols, as the kernel's asm-offsets.c does: where
+ * the mm is in the task, and which byte and bit of the mm's flags is
+ * MMF_VM_MERGEABLE (x86 is little-endian).
  */
-static bool __used notrace __no_caller_saved_registers ksmpp_io_direct_wanted(void)
+static void __used notrace ksmpp_io_direct_offsets(void)
 {
-	return ksmpp_io_mm_mergeable();
+#ifdef KSMPP_CURRENT_TASK_HOT
+	BUILD_BUG_ON(offsetof(struct pcpu_hot, current_task) != 0);
+#endif
+	asm volatile(".set .Lksmpp_task_mm, %c0\n\t"
+		     ".set .Lksmpp_mm_mergeable_byte, %c1\n\t"
+		     ".set .Lksmpp_mm_mergeable_bit, %c2\n\t"
+		     : : "i" (offsetof(struct task_struct, mm)),
+			 "i" (offsetof(struct mm_struct, flags) + MMF_VM_MERGEABLE / BITS_PER_BYTE),
+			 "i" (BIT(MMF_VM_MERGEABLE % BITS_PER_BYTE)));
 }
 
 /*
  * Called by the trampoline, preemptible, for a process that may have
- * opted in: @ret is where the hooked function's fentry call returns to,
- * @a0 to @a3 its first four arguments.
+ * opted in: @a0 to @a3 are the hooked function's first four arguments,
+ * still in their registers, and @ret is where its fentry call returns to.
  */
-static void __used notrace ksmpp_io_direct(unsigned long ret, unsigned long a0,
-					   unsigned long a1, unsigned long a2, unsigned long a3)
+static void __used notrace ksmpp_io_direct(unsigned long a0, unsigned long a1,
+					   unsigned long a2, unsigned long a3, unsigned long ret)
 {
 	if (ksmpp_io_hints_taken())
 		ksmpp_io_call(ret - MCOUNT_INSN_SIZE, a0, a1, a3);
@@ -468,9 +483,10 @@ static void __used notrace ksmpp_io_direct(unsigned long ret, unsigned long a0,
  * them as they were. ENDBR first (its address is taken); it accounts the
  * call depth itself (the site's call skips call thunks) and returns
  * through the return thunk. Where the process opted in, it saves the six
- * argument registers, and calls ksmpp_io_direct() with the return address
- * and the first four arguments (the iterator is the second or fourth).
- * No indirect call.
+ * argument registers and calls ksmpp_io_direct() with the first four
+ * where they are and the return address as the fifth (the iterator is
+ * the second or fourth). No frame pointer of its own: objtool describes
+ * its pushes to the ORC unwinder. No indirect call.
  */
 asm(
 "	.pushsection .text, \"ax\", @progbits\n"
@@ -478,13 +494,14 @@ asm(
 "	.globl ksmpp_io_direct_tramp\n"
 "ksmpp_io_direct_tramp:\n"
 	ASM_ENDBR
-"	pushq %rbp\n"
-"	movq %rsp, %rbp\n"
 	CALL_DEPTH_ACCOUNT
-"	call ksmpp_io_direct_wanted\n"
-"	testb %al, %al\n"
+"	movq " KSMPP_CURRENT_TASK_ASM ", %rax\n"
+"	movq .Lksmpp_task_mm(%rax), %rax\n"
+"	testq %rax, %rax\n"
+"	jz 2f\n"
+"	testb $.Lksmpp_mm_mergeable_bit, .Lksmpp_mm_mergeable_byte(%rax)\n"
 "	jnz 1f\n"
-"	popq %rbp\n"
+"2:\n"
 	ASM_RET
 "1:	pushq %rdi\n"
 "	pushq %rsi\n"
@@ -492,11 +509,7 @@ asm(
 "	pushq %rcx\n"
 "	pushq %r8\n"
 "	pushq %r9\n"
-"	movq %rcx, %r8\n"
-"	movq %rdx, %rcx\n"
-"	movq %rsi, %rdx\n"
-"	movq %rdi, %rsi\n"
-"	movq 8(%rbp), %rdi\n"
+"	movq 48(%rsp), %r8\n"
 "	call ksmpp_io_direct\n"
 "	popq %r9\n"
 "	popq %r8\n"
@@ -504,7 +517,6 @@ asm(
 "	popq %rdx\n"
 "	popq %rsi\n"
 "	popq %rdi\n"
-"	popq %rbp\n"
 	ASM_RET
 "	.size ksmpp_io_direct_tramp, .-ksmpp_io_direct_tramp\n"
 "	.popsection\n"
