@@ -894,7 +894,7 @@ int ksmpp_hooks_init(void)
 		/*
 		 * The filters take the site itself, as ksmpp_io_hook_at() will
 		 * see it. ftrace refuses an address past the symbol that is no
-		 * site (-ENOENT): a wrong guess fails the load rather than leave
+		 * site (-EINVAL): a wrong guess fails the load rather than leave
 		 * a hook that is never found. (At the symbol itself, which
 		 * ftrace would map to the site, the fentry call is the first
 		 * instruction: only an ENDBR goes before it.)
