@@ -94,8 +94,18 @@ struct ksm_stable_node {
 #endif
 };
 
+struct ksmpp_mm;
+
 struct ksm_rmap_item {
-	struct ksm_rmap_item *rmap_list;
+	/*
+	 * KSM links only the items of its own mm_slots through rmap_list,
+	 * and ksmpp's items are never on those lists: theirs holds the
+	 * process that maps them.
+	 */
+	union {
+		struct ksm_rmap_item *rmap_list;
+		struct ksmpp_mm *owner;
+	};
 	union {
 		struct anon_vma *anon_vma;	/* referenced while listed */
 #ifdef CONFIG_NUMA

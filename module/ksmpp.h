@@ -181,10 +181,12 @@ struct ksmpp_node {
 	u64 scope;			/* scope key of its mappings */
 };
 
-/* One mapping of a merged page: the kernel's rmap item, and its owner. */
+/*
+ * One mapping of a merged page: the kernel's rmap item, in the node's
+ * hlist, with its owner in rmap.owner (compat.h).
+ */
 struct ksmpp_item {
-	struct ksm_rmap_item rmap;	/* in the node's hlist */
-	struct ksmpp_mm *owner;		/* the process mapping it */
+	struct ksm_rmap_item rmap;
 };
 
 /* What /proc/ksmpp reports; written under ksmpp_lock, read locklessly. */

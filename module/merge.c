@@ -286,10 +286,10 @@ static struct page *ksmpp_get_mapped_page(struct ksmpp_mm *slot,
 /* Record a linked item with its owner: its xarray slot is reserved. */
 static void ksmpp_item_publish(struct ksmpp_item *item)
 {
-	xa_store(&item->owner->pages, item->rmap.address >> PAGE_SHIFT, item,
+	xa_store(&item->rmap.owner->pages, item->rmap.address >> PAGE_SHIFT, item,
 		 GFP_KERNEL);
 	ksmpp_stats.merges++;
-	trace_ksmpp_merge(item->owner->mm, item->rmap.address & PAGE_MASK,
+	trace_ksmpp_merge(item->rmap.owner->mm, item->rmap.address & PAGE_MASK,
 			  READ_ONCE(item->rmap.head->kpfn));
 }
 
@@ -360,7 +360,7 @@ static int ksmpp_merge_one(struct ksmpp_mm *slot, unsigned long addr,
 #ifdef KSMPP_RMAP_ITEM_HAS_LINEAR_INDEX
 		item->rmap.linear_page_index = linear_anon_page_index(vma, addr);
 #endif
-		item->owner = slot;
+		item->rmap.owner = slot;
 	}
 	mmap_read_unlock(mm);
 out:

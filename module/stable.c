@@ -118,7 +118,7 @@ static void ksmpp_item_unlink(struct ksmpp_item *item)
 /* Free an unlinked item. May sleep (anon_vma release). */
 static void ksmpp_item_free(struct ksmpp_item *item)
 {
-	struct ksmpp_mm *owner = item->owner;
+	struct ksmpp_mm *owner = item->rmap.owner;
 	struct mm_struct *mm = owner->mm;
 
 	xa_cmpxchg(&owner->pages, item->rmap.address >> PAGE_SHIFT, item, NULL, 0);
@@ -221,7 +221,7 @@ void ksmpp_node_install(struct ksmpp_node *node, struct folio *folio)
 /* Link @item to @node; the node's folio is locked (ksmpp_node_get_folio()). */
 void ksmpp_node_link(struct ksmpp_node *node, struct ksmpp_item *item)
 {
-	struct mm_struct *mm = item->owner->mm;
+	struct mm_struct *mm = item->rmap.owner->mm;
 
 	if (hlist_empty(&node->stable.hlist))
 		ksmpp_stats.pages_shared++;
@@ -289,7 +289,7 @@ void ksmpp_rescope_nodes(void)
 			if (!rmap || hlist_unhashed(&node->index))
 				continue;
 			ksmpp_stable_index_del(node);
-			node->scope = container_of(rmap, struct ksmpp_item, rmap)->owner->scope;
+			node->scope = rmap->owner->scope;
 			ksmpp_stable_index_add(node);
 		}
 		cond_resched();
@@ -528,6 +528,7 @@ static int ksmpp_hand_over_node(struct ksmpp_node *node, struct folio *folio)
 		if (!copy)
 			goto fail;
 		*copy = *rmap;
+		copy->rmap_list = NULL;	/* KSM's own, on no mm_slot's list */
 		copy->head = stable;
 		hlist_add_head(&copy->hlist, &stable->hlist);
 	}
