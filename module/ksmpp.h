@@ -164,7 +164,8 @@ struct ksmpp_mm {
 	 * (xa_mk_value) or, once merged, its struct ksmpp_item.
 	 */
 	struct xarray pages;
-	struct hlist_head unstable;	/* its entries in the unstable index */
+	unsigned long unstable_entries;	/* its entries in the unstable index */
+	bool gone;			/* unregistered: freed with its last entry */
 	/* Who it is, for merge_scope: uid and cgroup seen at each pass start. */
 	u64 id;				/* its number, unique while loaded */
 	u64 cgroup;			/* its cgroup v2's id */
@@ -240,6 +241,7 @@ int ksmpp_set_run(unsigned long run);
 int ksmpp_set_merge_across_nodes(unsigned long merge);
 int ksmpp_set_merge_scope(unsigned long scope);
 int ksmpp_give_way_to_ksm(void);
+void ksmpp_mm_free(struct ksmpp_mm *slot);
 
 /* The hook on /sys/kernel/mm/ksm/run (ksm_guard.c). */
 int ksmpp_ksm_guard_init(void);
@@ -256,7 +258,6 @@ void ksmpp_cmp_and_merge_page(struct ksmpp_mm *slot, unsigned long addr,
 bool ksmpp_smart_skip(struct ksmpp_mm *slot, unsigned long addr, struct page *page);
 void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 			unsigned long end);
-void ksmpp_forget_mm(struct ksmpp_mm *slot);
 void ksmpp_stable_index_add(struct ksmpp_node *node);
 void ksmpp_stable_index_del(struct ksmpp_node *node);
 void ksmpp_unstable_reset(bool pass_end);

@@ -63,15 +63,20 @@
 #include "ksmpp.h"
 #include "trace.h"
 
-/* A page that kept its content for a full pass, not merged yet. */
+/*
+ * A page that kept its content for a full pass, not merged yet. Its owner
+ * lives on while it has entries (ksmpp_mm_free()); an entry of an owner that
+ * is gone is dropped when a lookup meets it, or at the pass end.
+ */
 struct ksmpp_unstable {
 	struct hlist_node index;	/* in the unstable index */
-	struct hlist_node owner_link;	/* in owner->unstable */
 	struct ksmpp_mm *owner;		/* the process mapping it */
-	unsigned long address;		/* where */
+	unsigned long address;		/* where, | KSMPP_UNSTABLE_KEEP */
 	u64 hash;			/* its content's xxh64 */
-	bool keep_at_pass_end;		/* hinted, no pass end seen yet */
 };
+
+/* Hinted, no pass end seen yet: kept through the next one. */
+#define KSMPP_UNSTABLE_KEEP	1UL
 
 static struct kmem_cache *ksmpp_unstable_cache;
 /* Merged pages' nodes, and unstable entries, by content and scope. */
@@ -606,14 +611,20 @@ static bool ksmpp_merge_with_zero(struct ksmpp_mm *slot, unsigned long addr,
  */
 static void ksmpp_unstable_del(struct ksmpp_unstable *entry)
 {
-	struct mm_struct *mm = entry->owner->mm;
+	struct ksmpp_mm *owner = entry->owner;
 
 	ksmpp_index_del(&ksmpp_unstable_index, &entry->index);
-	hlist_del(&entry->owner_link);
 	kmem_cache_free(ksmpp_unstable_cache, entry);
-	WRITE_ONCE(mm->ksm_rmap_items, mm->ksm_rmap_items - 1);
+	WRITE_ONCE(owner->mm->ksm_rmap_items, owner->mm->ksm_rmap_items - 1);
 	ksmpp_stats.metadata_bytes -= sizeof(*entry);
 	ksmpp_stats.pages_unshared--;
+	if (!--owner->unstable_entries && owner->gone)
+		ksmpp_mm_free(owner);
+}
+
+static unsigned long ksmpp_unstable_address(const struct ksmpp_unstable *entry)
+{
+	return entry->address & PAGE_MASK;
 }
 
 static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
@@ -627,12 +638,11 @@ static void ksmpp_unstable_add(struct ksmpp_mm *slot, unsigned long addr,
 	ksmpp_stats.metadata_bytes += sizeof(*entry);
 	WRITE_ONCE(slot->mm->ksm_rmap_items, slot->mm->ksm_rmap_items + 1);
 	entry->owner = slot;
-	entry->address = addr;
+	entry->address = addr | (hinted ? KSMPP_UNSTABLE_KEEP : 0);
 	entry->hash = hash;
-	entry->keep_at_pass_end = hinted;
 	ksmpp_index_add(&ksmpp_unstable_index, &entry->index,
 			ksmpp_content_key(hash, slot->scope));
-	hlist_add_head(&entry->owner_link, &slot->unstable);
+	slot->unstable_entries++;
 	ksmpp_stats.pages_unshared++;
 }
 
@@ -653,11 +663,15 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 		/* Its owner's scope may have changed since it was added. */
 		if (entry->hash != hash || entry->owner->scope != slot->scope)
 			continue;
-		if (entry->owner == slot && entry->address == addr) {
+		if (entry->owner->gone) {
+			ksmpp_unstable_del(entry);
+			continue;
+		}
+		if (entry->owner == slot && ksmpp_unstable_address(entry) == addr) {
 			self = entry;
 			continue;
 		}
-		other = ksmpp_get_mapped_page(entry->owner, entry->address);
+		other = ksmpp_get_mapped_page(entry->owner, ksmpp_unstable_address(entry));
 		if (!other)
 			continue;	/* gone (dropped at the pass end) or busy */
 		/* The same page mapped twice (a fork not yet written to). */
@@ -667,8 +681,8 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 			put_page(other);
 			continue;
 		}
-		err = ksmpp_merge_pair(entry->owner, entry->address, other,
-				       slot, addr, page);
+		err = ksmpp_merge_pair(entry->owner, ksmpp_unstable_address(entry),
+				       other, slot, addr, page);
 		put_page(other);
 		if (!err) {
 			ksmpp_unstable_del(entry);
@@ -680,7 +694,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 	if (!self)
 		ksmpp_unstable_add(slot, addr, hash, hinted);
 	else if (hinted)
-		self->keep_at_pass_end = true;	/* read again */
+		self->address |= KSMPP_UNSTABLE_KEEP;	/* read again */
 }
 
 /**
@@ -763,17 +777,6 @@ void ksmpp_forget_range(struct ksmpp_mm *slot, unsigned long start,
 	}
 }
 
-/* Forget everything about @slot (it is going away). */
-void ksmpp_forget_mm(struct ksmpp_mm *slot)
-{
-	struct ksmpp_unstable *entry;
-	struct hlist_node *tmp;
-
-	ksmpp_forget_range(slot, 0, ULONG_MAX);
-	hlist_for_each_entry_safe(entry, tmp, &slot->unstable, owner_link)
-		ksmpp_unstable_del(entry);
-}
-
 /*
  * Empty the unstable index, at the end of a pass (@pass_end: but the
  * entries hinted since the last pass end, kept once) or when everything is
@@ -787,8 +790,9 @@ void ksmpp_unstable_reset(bool pass_end)
 
 	for (i = 0; i < ksmpp_index_size(&ksmpp_unstable_index); i++)
 		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index.buckets[i], index) {
-			if (pass_end && entry->keep_at_pass_end)
-				entry->keep_at_pass_end = false;
+			if (pass_end && (entry->address & KSMPP_UNSTABLE_KEEP) &&
+			    !entry->owner->gone)
+				entry->address &= ~KSMPP_UNSTABLE_KEEP;
 			else
 				ksmpp_unstable_del(entry);
 		}

@@ -208,14 +208,24 @@ static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 			NULL : list_next_entry(slot, scan_list);
 		ksmpp_cursor.address = 0;
 	}
-	ksmpp_forget_mm(slot);
+	ksmpp_forget_range(slot, 0, ULONG_MAX);
 	list_del(&slot->scan_list);
 	hash_del(&slot->mm_hash);
 	xa_destroy(&slot->pages);
+	ksmpp_stats.mms--;
+	/* Its unstable entries are dropped when next met, or at the pass end. */
+	if (slot->unstable_entries)
+		slot->gone = true;
+	else
+		ksmpp_mm_free(slot);
+}
+
+/* Free an unregistered process's slot, which nothing refers to any more. */
+void ksmpp_mm_free(struct ksmpp_mm *slot)
+{
 	mmdrop(slot->mm);
 	kfree(slot);
 	ksmpp_stats.metadata_bytes -= sizeof(*slot);
-	ksmpp_stats.mms--;
 }
 
 /* __ksm_enter() calls that returned; a missed return counts as one. */
