@@ -35,9 +35,10 @@
 #         metadata per page tracked, and process walks, as the opted-in
 #         processes grow through BENCH_SCALE_PROCS (beside
 #         BENCH_SCALE_THREADS other threads), the mergeable memory through
-#         BENCH_SCALE_MIB, and the guest's CPUs through BENCH_SCALE_CPUS
-#         (one guest each; with the I/O workload for the LRU drains of
-#         hinted pages); scale.png plots them.
+#         BENCH_SCALE_MIB, the share of pages that merge through
+#         BENCH_SCALE_DUPS (percent), and the guest's CPUs through
+#         BENCH_SCALE_CPUS (one guest each; with the I/O workload for the
+#         LRU drains of hinted pages); scale.png plots them.
 #   qemu  real QEMU guests (nested TCG, tests/bench/bench-qemu.sh) reading
 #         golden disk images beside a tenant of BENCH_QEMU_TENANT_MIB of
 #         unique mergeable memory, for each QEMU I/O mode of
@@ -102,6 +103,7 @@ shopt -s inherit_errexit
 : "${BENCH_SCALE_PROCS_MIB:=256}"       # ... sharing this memory
 : "${BENCH_SCALE_THREADS:=10000}"       # other threads beside them
 : "${BENCH_SCALE_MIB:=256 1024 4096 8192}" # mergeable memory, 4 processes
+: "${BENCH_SCALE_DUPS:=0 10 25 50 75}"  # percent of pages that merge, 4 processes
 : "${BENCH_SCALE_CPUS:=2 4 8}"          # the guest's CPUs, a guest each
 : "${BENCH_SCALE_CPUS_MIB:=256}"
 : "${BENCH_SCALE_PASSES:=2}"            # passes before a measurement
@@ -178,6 +180,7 @@ SCALE_PROCS="$BENCH_SCALE_PROCS"
 SCALE_PROCS_MIB=$BENCH_SCALE_PROCS_MIB
 SCALE_THREADS=$BENCH_SCALE_THREADS
 SCALE_MIB="$BENCH_SCALE_MIB"
+SCALE_DUPS="$BENCH_SCALE_DUPS"
 SCALE_CPUS_MIB=$BENCH_SCALE_CPUS_MIB
 SCALE_PASSES=$BENCH_SCALE_PASSES
 SCALE_WINDOW=$BENCH_SCALE_WINDOW
@@ -226,7 +229,7 @@ timeout_for() {
 	misc)	n=$(words $BENCH_COMPUTE_CONFIGS)
 		echo $((2 * n * (BENCH_COMPUTE_SECONDS + 15) + 300)) ;;
 	pread)	echo $((BENCH_PREAD_REPEATS * BENCH_PREAD_CALLS / 100 + 300)) ;;
-	scale)	n=$(words $BENCH_SCALE_PROCS $BENCH_SCALE_MIB x)
+	scale)	n=$(words $BENCH_SCALE_PROCS $BENCH_SCALE_MIB $BENCH_SCALE_DUPS x)
 		echo $((n * $(words $BENCH_SCALE_CONFIGS) * (BENCH_SCALE_PASS_TIMEOUT / 3 + 60) + 300)) ;;
 	qemu)	n=$(($(words $BENCH_QEMU_MODES) * $(words $BENCH_QEMU_CONFIGS)))
 		echo $((2 * n * (BENCH_QEMU_SECONDS + 120) + 900)) ;;

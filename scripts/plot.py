@@ -530,6 +530,7 @@ def qemu_plot(out, png):
 
 SCALE_AXES = (("procs", "opted-in processes", "processes"),
               ("mem", "mergeable memory", "MiB"),
+              ("dup", "pages that merge", "percent"),
               ("cpus", "guest CPUs", "CPUs"))
 
 
@@ -624,29 +625,39 @@ def scale_table(out, lines):
 
 
 def scale_plot(out, png):
+    """CPU per batch against each axis; against the share of pages that
+    merge, metadata per page instead (its most over the window)."""
     points = scale_points(out)
     axes = [a for a in SCALE_AXES if any(p.get("axis") == a[0] for p in points)]
-    script = gnuplot_start(png, len(axes), "", "ksmppd/ksmd CPU us per batch")
+    script = gnuplot_start(png, len(axes), "", "")
     if not script:
         return
-    script.append("set logscale x 2")
     for axis, title, unit in axes:
+        metadata = axis == "dup"
+        figure = 2 if metadata else 1
+        # Percentages from 0 on a linear axis; counts that double, in powers of 2.
+        script.append("unset logscale x" if metadata else "set logscale x 2")
         plots = []
         for engine in sorted({p["engine"] for p in points if p.get("axis") == axis}):
             csv = os.path.join(out, f".scale-{axis}-{engine}.csv")
             with open(csv, "w") as f:
-                f.write("x,per_batch\n")
+                f.write("x,y\n")
                 for p in sorted((p for p in points
                                  if p.get("axis") == axis and p["engine"] == engine),
                                 key=lambda p: p["x"]):
-                    per_batch = scale_figures(p)[1]
-                    if per_batch:
-                        f.write(f"{p['x']},{per_batch:.1f}\n")
+                    y = scale_figures(p)[figure]
+                    if y:
+                        f.write(f"{p['x']},{y:.1f}\n")
             color = ORDER.index(engine) + 1 if engine in ORDER else 8
             plots.append(f"'{csv}' every ::1 using 1:2 with linespoints lw 2 lc {color} "
                          f"title '{engine}'")
         script.append(f"set xlabel '{unit}'")
-        script.append(f"set title 'CPU per batch against {title}'")
+        if metadata:
+            script.append("set ylabel 'metadata bytes per page (most)'")
+            script.append(f"set title 'Metadata per page against {title}'")
+        else:
+            script.append("set ylabel 'CPU us per batch'")
+            script.append(f"set title 'CPU per batch against {title}'")
         script.append("set yrange [0:*]")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")

@@ -6,6 +6,8 @@
 #  - procs: SCALE_PROCS opted-in processes sharing SCALE_PROCS_MIB MiB,
 #    beside a process of SCALE_THREADS sleeping threads that did not opt in;
 #  - mem: SCALE_MIB MiB of mergeable memory in 4 processes;
+#  - dup: SCALE_CPUS_MIB MiB in 4 processes, SCALE_DUPS percent of whose
+#    pages merge (50 at the other points);
 #  - cpus: SCALE_CPUS_MIB MiB in 4 processes on this guest's CPUs (each
 #    guest of the run has another count), and the I/O workload (vmsim) under
 #    ksmpp with hints on, for its LRU drains.
@@ -101,15 +103,16 @@ measure() {
 		"walks=$(counter "$engine" process_walks)"
 }
 
-# point AXIS X PROCS MIB THREADS ENGINE: scalesim's processes, the engine on
-# them, its figures.
+# point AXIS X PROCS MIB THREADS ENGINE [DUP]: scalesim's processes (DUP
+# percent of their pages merge, 50 by default), the engine on them, its
+# figures.
 point() {
-	local axis=$1 x=$2 procs=$3 mib=$4 threads=$5 engine=$6 sim tracked left=600
+	local axis=$1 x=$2 procs=$3 mib=$4 threads=$5 engine=$6 dup=${7:-50} sim tracked left=600
 	engines_off
 	# Gone first: the shell truncates it in the child, maybe after the
 	# check below has read the last point's "ready".
 	rm -f /tmp/scalesim.out
-	scalesim -n "$procs" -m "$mib" -T "$threads" > /tmp/scalesim.out &
+	scalesim -n "$procs" -m "$mib" -d "$dup" -T "$threads" > /tmp/scalesim.out &
 	sim=$!
 	while ! grep -q '^ready' /tmp/scalesim.out 2>/dev/null && kill -0 $sim 2>/dev/null &&
 	      [ $left -gt 0 ]; do
@@ -174,6 +177,11 @@ if [ "$cpus" -eq 2 ]; then
 	for mib in $SCALE_MIB; do
 		for engine in $SCALE_CONFIGS; do
 			point mem "$mib" 4 "$mib" 0 "$engine"
+		done
+	done
+	for dup in $SCALE_DUPS; do
+		for engine in $SCALE_CONFIGS; do
+			point dup "$dup" 4 "$SCALE_CPUS_MIB" 0 "$engine" "$dup"
 		done
 	done
 fi
