@@ -165,13 +165,22 @@ struct ksmpp_mm {
 	 */
 	struct xarray pages;
 	unsigned long unstable_entries;	/* its entries in the unstable index */
-	bool gone;			/* unregistered: freed with its last entry */
 	/* Who it is, for merge_scope: uid and cgroup seen at each pass start. */
 	u64 id;				/* its number, unique while loaded */
 	u64 cgroup;			/* its cgroup v2's id */
 	uid_t uid;			/* its real uid (init namespace) */
 	u64 scope;			/* its scope key under merge_scope */
 };
+
+/*
+ * Whether @slot was unregistered (its process is gone, or stopped merging):
+ * out of the lookup table, it lives on only until its last unstable entry
+ * is dropped (ksmpp_mm_free()).
+ */
+static inline bool ksmpp_mm_unregistered(const struct ksmpp_mm *slot)
+{
+	return hlist_unhashed(&slot->mm_hash);
+}
 
 /* A merged page: the kernel's stable node, and where ksmpp indexes it. */
 struct ksmpp_node {

@@ -618,7 +618,7 @@ static void ksmpp_unstable_del(struct ksmpp_unstable *entry)
 	WRITE_ONCE(owner->mm->ksm_rmap_items, owner->mm->ksm_rmap_items - 1);
 	ksmpp_stats.metadata_bytes -= sizeof(*entry);
 	ksmpp_stats.pages_unshared--;
-	if (!--owner->unstable_entries && owner->gone)
+	if (!--owner->unstable_entries && ksmpp_mm_unregistered(owner))
 		ksmpp_mm_free(owner);
 }
 
@@ -663,7 +663,7 @@ static void ksmpp_merge_with_unstable(struct ksmpp_mm *slot, unsigned long addr,
 		/* Its owner's scope may have changed since it was added. */
 		if (entry->hash != hash || entry->owner->scope != slot->scope)
 			continue;
-		if (entry->owner->gone) {
+		if (ksmpp_mm_unregistered(entry->owner)) {
 			ksmpp_unstable_del(entry);
 			continue;
 		}
@@ -791,7 +791,7 @@ void ksmpp_unstable_reset(bool pass_end)
 	for (i = 0; i < ksmpp_index_size(&ksmpp_unstable_index); i++)
 		hlist_for_each_entry_safe(entry, tmp, &ksmpp_unstable_index.buckets[i], index) {
 			if (pass_end && (entry->address & KSMPP_UNSTABLE_KEEP) &&
-			    !entry->owner->gone)
+			    !ksmpp_mm_unregistered(entry->owner))
 				entry->address &= ~KSMPP_UNSTABLE_KEEP;
 			else
 				ksmpp_unstable_del(entry);

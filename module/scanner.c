@@ -213,10 +213,8 @@ static void ksmpp_mm_unregister(struct ksmpp_mm *slot)
 	hash_del(&slot->mm_hash);
 	xa_destroy(&slot->pages);
 	ksmpp_stats.mms--;
-	/* Its unstable entries are dropped when next met, or at the pass end. */
-	if (slot->unstable_entries)
-		slot->gone = true;
-	else
+	/* With unstable entries left, it lives on until they are dropped. */
+	if (!slot->unstable_entries)
 		ksmpp_mm_free(slot);
 }
 
