@@ -19,10 +19,15 @@
  * A writer can sleep in ksmpp_ksm_run_store() (on ksmpp_lock, which unload
  * holds while it unmerges, or in the kernel's store function): unload must
  * not free the module's text under it. The hook counts writers in before it
- * redirects them, and unload waits for the count to drop to zero, then for
- * a writer preempted between its last decrement and its return
- * (synchronize_rcu_tasks(): a task is only through when it has switched
- * voluntarily, and a preempted one has not).
+ * redirects them. Unload, once nothing of ksmpp's is merged, closes the
+ * guard (the hook redirects no writer any more: the kernel's store takes
+ * them all), waits for the count to drop to zero, then unregisters the
+ * hook. That waits for an RCU-tasks grace period, which covers a hook call
+ * still running and a writer preempted between its last decrement and its
+ * return (a task is only through when it has switched voluntarily, and a
+ * preempted one has not): one grace period, each of which can take seconds
+ * on a busy host, where waiting for the writers after unregistering took
+ * two.
  *
  * The hook must never be off while ksmpp is loaded: its ftrace_ops is
  * permanent, as livepatch's are. Setting kernel.ftrace_enabled to 0 then
@@ -35,7 +40,6 @@
 #include <linux/kernfs.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
-#include <linux/rcupdate.h>
 #include <linux/sysfs.h>
 #include <linux/wait_bit.h>
 #include <linux/utsname.h>
@@ -48,6 +52,14 @@ DEFINE_STATIC_CALL_NULL(ksmpp_kernel_run_store, ksmpp_proto_run_store);
 static unsigned long ksmpp_kernel_run_store_addr;
 /* Writers redirected into ksmpp_ksm_run_store() and not out of it yet. */
 static atomic_t ksmpp_run_writers = ATOMIC_INIT(0);
+/* Unload closed the guard: the hook redirects no more writers. */
+static bool ksmpp_guard_closed;
+
+static void ksmpp_run_writer_out(void)
+{
+	if (atomic_dec_and_test(&ksmpp_run_writers))
+		wake_up_var(&ksmpp_run_writers);
+}
 
 static ssize_t notrace ksmpp_ksm_run_store(struct kobject *kobj,
 					   struct kobj_attribute *attr,
@@ -67,8 +79,7 @@ static ssize_t notrace ksmpp_ksm_run_store(struct kobject *kobj,
 			ret = static_call(ksmpp_kernel_run_store)(kobj, attr, buf, count);
 		mutex_unlock(&ksmpp_lock);
 	}
-	if (atomic_dec_and_test(&ksmpp_run_writers))
-		wake_up_var(&ksmpp_run_writers);
+	ksmpp_run_writer_out();
 	return ret;
 }
 
@@ -78,6 +89,12 @@ static void notrace ksmpp_ksm_run_hook(unsigned long ip, unsigned long parent_ip
 	if (within_module(parent_ip, THIS_MODULE))
 		return;
 	atomic_inc(&ksmpp_run_writers);
+	/* Counted before the flag is read: pairs with ksmpp_ksm_guard_exit(). */
+	smp_mb__after_atomic();
+	if (READ_ONCE(ksmpp_guard_closed)) {
+		ksmpp_run_writer_out();
+		return;
+	}
 	ftrace_regs_set_instruction_pointer(fregs, (unsigned long)ksmpp_ksm_run_store);
 }
 
@@ -130,11 +147,13 @@ int ksmpp_ksm_guard_init(void)
 	return err;
 }
 
+/* Once nothing of ksmpp's is merged: see the top of this file. */
 void ksmpp_ksm_guard_exit(void)
 {
-	/* No writer is redirected once this returns (it waits for the hook). */
+	WRITE_ONCE(ksmpp_guard_closed, true);
+	smp_mb();	/* the flag set before the count is read */
+	wait_var_event(&ksmpp_run_writers, !atomic_read(&ksmpp_run_writers));
+	/* Waits for RCU tasks (the ops is dynamic: it lives in a module). */
 	unregister_ftrace_function(&ksmpp_ksm_run_ops);
 	ftrace_set_filter_ip(&ksmpp_ksm_run_ops, ksmpp_kernel_run_store_addr, 1, 0);
-	wait_var_event(&ksmpp_run_writers, !atomic_read(&ksmpp_run_writers));
-	synchronize_rcu_tasks();
 }
