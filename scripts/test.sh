@@ -78,7 +78,7 @@ count_lines() {
 }
 
 # Lines of a guest's console that fail a run, wherever they come from.
-KERNEL_BAD='WARNING:|BUG:|Oops|Bad page|soft lockup|hard LOCKUP|Kernel panic|general protection|Call Trace|blocked for more than|UBSAN:|KASAN:|kmemleak:|unreferenced object|possible circular locking|inconsistent lock state|Tainted:'
+KERNEL_BAD='WARNING:|BUG:|Oops|Bad page|soft lockup|hard LOCKUP|Kernel panic|general protection|Call Trace|blocked for more than|detected stalls on tasks|UBSAN:|KASAN:|kmemleak:|unreferenced object|possible circular locking|inconsistent lock state|Tainted:'
 # Lines KERNEL_BAD matches that are no failure: the debug kernel's kmemleak
 # starting up.
 KERNEL_FINE='kmemleak: Kernel memory leak detector initialized'
@@ -185,7 +185,9 @@ result_lines() {
 
 # failed_context LOG: for the guest's first three failing checks, what
 # the guest printed for each: its first five lines that say FAIL (a test
-# program's reasons), then its last 15 lines (kernel messages among them).
+# program's reasons), each with the 12 lines after it if it ends "in the
+# kernel at:" (where a hung task waits), then its last 15 lines (kernel
+# messages among them).
 failed_context() {
 	awk '/^KSMPP-RESULTS-BEGIN$/ { exit }
 		/KSMPP-RESULT FAIL / && shown < 3 {
@@ -200,8 +202,13 @@ failed_context() {
 				print "  " ring[i % 15]
 			shown++
 		}
-		/KSMPP-RESULT / { n = 0; nfail = 0; next }
-		/FAIL/ && nfail < 5 { fail[nfail++] = $0 }
+		/KSMPP-RESULT / { n = 0; nfail = 0; nfails = 0; stack = 0; next }
+		stack > 0 && !/FAIL/ { fail[nfail++] = $0; stack-- }
+		/FAIL/ { stack = 0 }
+		/FAIL/ && nfails < 5 {
+			fail[nfail++] = $0; nfails++
+			if (/in the kernel at:$/) stack = 12
+		}
 		{ ring[n++ % 15] = $0 }' "$1"
 }
 

@@ -36,6 +36,17 @@ thp_get() { sed 's/.*\[\(.*\)\].*/\1/' "$THP/$1"; }
 
 check "two NUMA nodes" [ -d /sys/devices/system/node/node1 ]
 check "zram swap on" zram_swap_on 256M
+# An RCU-tasks grace period (rmmod waits for ftrace's) that tasks hold up
+# for three quarters of the operation timeout: the kernel log names each
+# task that holds it and where, as a stall (a failure), before rmmod hangs
+# (by default only after 10 min).
+op=${KSMPP_TORTURE_OP_TIMEOUT:-60}
+RCU_TASK_STALL=/sys/module/rcupdate/parameters/rcu_task_stall_timeout
+rcu_task_stall_saved=$(cat $RCU_TASK_STALL)
+# rcu_task_stall_after SECONDS: in jiffies (HZ is 250 on Debian's kernels,
+# 1000 on the debug line's), of which the default holds 600 s.
+rcu_task_stall_after() { echo $(($1 * rcu_task_stall_saved / 600)) > $RCU_TASK_STALL; }
+check "RCU-tasks stalls reported after $((op * 3 / 4)) s" rcu_task_stall_after $((op * 3 / 4))
 check "memory cgroup" memory_cgroup $CGROUP
 thp_saved=""
 for name in enabled defrag khugepaged/scan_sleep_millisecs \
@@ -51,7 +62,6 @@ check "THP on madvise, khugepaged every 100 ms" thp_set enabled=madvise defrag=m
 # up to 30 s): the last round's check, and at the end the actors' last
 # operations, KSM's stop, the engine's start, a last round and the
 # workers' exit: six of them at most, even when every one is slow.
-op=${KSMPP_TORTURE_OP_TIMEOUT:-60}
 check "torture $seconds s, seed $seed: contents intact, no hang" \
 	bounded $((seconds + 6 * (op + 30))) ksm-torture "$seconds" "$seed"
 if [ "$KSMPP_ENGINE" = ksmpp ]; then
@@ -64,6 +74,7 @@ fi
 # As it was, for the groups after this one in the same guest.
 # shellcheck disable=SC2086
 thp_set $thp_saved
+echo "$rcu_task_stall_saved" > $RCU_TASK_STALL
 bounded 60 zram_swap_off
 rmdir $CGROUP 2>/dev/null
 rm -f /tmp/ksmpp-torture.dat

@@ -1304,7 +1304,9 @@ static pid_t pid_called(const char *comm)
  * a CPU shows no stack in /proc), for a hang's report; at the first hang,
  * also every task of the run and every blocked one, with what each does,
  * and in the kernel log every lock each sleeping task holds (sysrq d:
- * where the kernel has lockdep, the debug line).
+ * where the kernel has lockdep, the debug line) and where each CPU is
+ * (sysrq l: the stack of a task that hangs running, which /proc does not
+ * show).
  */
 static void print_engine_stacks(void)
 {
@@ -1324,6 +1326,7 @@ static void print_engine_stacks(void)
 		dumped = true;
 		print_tasks();
 		write_file("/proc/sysrq-trigger", "d");
+		write_file("/proc/sysrq-trigger", "l");
 	}
 }
 
