@@ -153,10 +153,15 @@ struct kind_stats {
 	_Atomic long err[MAX_ERRNO + 1];
 };
 
-/* What a process is doing, for the watchdog: a kind, or -1 (its own steps). */
+/*
+ * What a process is doing, for the watchdog: since when (ms) and which
+ * kind, as (since << 8) | (kind + 1), or 0 for its own steps. One word:
+ * read as two, a kind and the start of the next operation made a busy
+ * time that wrapped below zero, a "hang" of an actor taking a nap.
+ */
 struct busy {
-	_Atomic int kind;
-	_Atomic uint64_t since;
+	_Atomic uint64_t op;
+	uint64_t watched;	/* the controller's: the op the two below are about */
 	bool slow;		/* the controller's: slow reported */
 	bool reported;		/* the controller's: hang reported */
 };
@@ -216,14 +221,21 @@ static void failure(const char *fmt, ...)
 
 static void busy_begin(struct busy *b, enum kind k)
 {
-	atomic_store(&b->since, now_ms());
-	atomic_store(&b->kind, (int)k);
+	atomic_store(&b->op, now_ms() << 8 | (uint64_t)(k + 1));
+}
+
+/* The kind of @op (-1: none) and for how long it has run, in ms. */
+static int busy_kind(uint64_t op, uint64_t *busy_ms)
+{
+	/* The clock read after the start: never earlier than it. */
+	*busy_ms = op ? now_ms() - (op >> 8) : 0;
+	return (int)(op & 0xff) - 1;
 }
 
 static void busy_end(struct busy *b)
 {
-	int k = atomic_exchange(&b->kind, -1);
-	uint64_t took = now_ms() - atomic_load(&b->since), slowest;
+	uint64_t took, slowest;
+	int k = busy_kind(atomic_exchange(&b->op, 0), &took);
 
 	if (k < 0)
 		return;
@@ -1121,8 +1133,7 @@ static void spawn_worker(unsigned int w)
 
 	atomic_store(&slot->base, 0);
 	atomic_store(&slot->request, 0);
-	atomic_store(&slot->busy.kind, -1);
-	slot->busy.reported = false;
+	atomic_store(&slot->busy.op, 0);
 	pid = fork_or_die();
 	if (pid == 0)
 		worker_main(w);
@@ -1135,7 +1146,7 @@ static void spawn_actor(unsigned int a)
 	struct actor_slot *slot = &sh->actors[a];
 	pid_t pid;
 
-	atomic_store(&slot->busy.kind, -1);
+	atomic_store(&slot->busy.op, 0);
 	pid = fork_or_die();
 	if (pid == 0)
 		actor_main(a);
@@ -1216,6 +1227,7 @@ static pid_t next_number(DIR *dir)
 static void print_doing(pid_t pid)
 {
 	struct busy *b = NULL;
+	uint64_t busy_ms;
 	unsigned int i;
 	int k;
 
@@ -1227,12 +1239,11 @@ static void print_doing(pid_t pid)
 			b = &sh->actors[i].busy;
 	if (!b)
 		return;
-	k = atomic_load(&b->kind);
+	k = busy_kind(atomic_load(&b->op), &busy_ms);
 	if (k < 0)
 		say("    doing its own steps");
 	else
-		say("    doing \"%s\" for %llu s", kinds[k].name,
-		    (unsigned long long)(now_ms() - atomic_load(&b->since)) / 1000);
+		say("    doing \"%s\" for %llu s", kinds[k].name, (unsigned long long)busy_ms / 1000);
 }
 
 /*
@@ -1332,14 +1343,15 @@ static void print_engine_stacks(void)
 
 static void watch(struct busy *b, const char *who, unsigned int n, pid_t pid)
 {
-	int k = atomic_load(&b->kind);
-	uint64_t busy_ms;
+	uint64_t op = atomic_load(&b->op), busy_ms;
+	int k = busy_kind(op, &busy_ms);
 
-	if (k < 0) {
+	if (op != b->watched) {
+		b->watched = op;
 		b->slow = b->reported = false;
-		return;
 	}
-	busy_ms = now_ms() - atomic_load(&b->since);
+	if (k < 0)
+		return;
 	/* Where a slow one waits, said once, for when it ends in a hang. */
 	if (!b->slow && busy_ms >= OP_TIMEOUT_S * 1000ULL / 3) {
 		b->slow = true;
