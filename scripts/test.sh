@@ -203,8 +203,8 @@ failed_context() {
 			shown++
 		}
 		/KSMPP-RESULT / { n = 0; nfail = 0; nfails = 0; stack = 0; next }
-		stack > 0 && !/FAIL/ { fail[nfail++] = $0; stack-- }
 		/FAIL/ { stack = 0 }
+		stack > 0 { fail[nfail++] = $0; stack-- }
 		/FAIL/ && nfails < 5 {
 			fail[nfail++] = $0; nfails++
 			if (/in the kernel at:$/) stack = 12
