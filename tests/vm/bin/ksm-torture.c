@@ -155,10 +155,12 @@ struct kind_stats {
 
 /*
  * What a process is doing, for the watchdog: since when (ms) and which
- * kind, as (since << 8) | (kind + 1), or 0 for its own steps. One word:
- * read as two, a kind and the start of the next operation made a busy
- * time that wrapped below zero, a "hang" of an actor taking a nap.
+ * kind, as (since << BUSY_KIND_BITS) | (kind + 1), or 0 for its own steps.
+ * One word: read as two, a kind and the start of the next operation made
+ * a busy time that wrapped below zero, a "hang" of an actor taking a nap.
  */
+#define BUSY_KIND_BITS	8
+_Static_assert(KINDS < 1 << BUSY_KIND_BITS, "a kind + 1 fits in BUSY_KIND_BITS");
 struct busy {
 	_Atomic uint64_t op;
 	uint64_t watched;	/* the controller's: the op the two below are about */
@@ -221,15 +223,15 @@ static void failure(const char *fmt, ...)
 
 static void busy_begin(struct busy *b, enum kind k)
 {
-	atomic_store(&b->op, now_ms() << 8 | (uint64_t)(k + 1));
+	atomic_store(&b->op, now_ms() << BUSY_KIND_BITS | (uint64_t)(k + 1));
 }
 
 /* The kind of @op (-1: none) and for how long it has run, in ms. */
 static int busy_kind(uint64_t op, uint64_t *busy_ms)
 {
 	/* The clock read after the start: never earlier than it. */
-	*busy_ms = op ? now_ms() - (op >> 8) : 0;
-	return (int)(op & 0xff) - 1;
+	*busy_ms = op ? now_ms() - (op >> BUSY_KIND_BITS) : 0;
+	return (int)(op & ((1 << BUSY_KIND_BITS) - 1)) - 1;
 }
 
 static void busy_end(struct busy *b)
